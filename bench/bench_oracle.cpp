@@ -1,0 +1,41 @@
+// bench/bench_oracle.cpp — speed of the FP64 oracle in GFLOP/s over visible (i, j) pairs
+// (4 * D flops per pair), on one thread unless --threads says otherwise.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include "oracle/oracle.h"
+
+namespace sinkbench {
+namespace {
+
+void BM_OracleForward(benchmark::State& state) {
+  CaseSpec c;
+  c.dtype = DType::bf16;
+  c.heads_q = int(state.range(0));
+  c.heads_kv = 8;
+  c.head_dim = 64;
+  c.seqlen_q = c.seqlen_k = state.range(1);
+  c.mask = state.range(2) == 0 ? MaskRule{MaskKind::causal}
+                               : MaskRule{MaskKind::sliding_window, state.range(2)};
+  omp_set_num_threads(int(state.range(3)));
+  const Inputs in = generate(c);
+  for (auto _ : state)
+    benchmark::DoNotOptimize(oracle_forward(c, in));
+  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * c.head_dim * visible_pairs(c) / 1e9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(case_label(c));
+}
+
+// Args: heads_q, S, window (0 = causal), threads.
+BENCHMARK(BM_OracleForward)
+    ->Args({64, 2048, 0, 1})
+    ->Args({64, 2048, 128, 1})
+    ->Args({64, 2048, 0, 2})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->MinTime(2.0);
+
+}  // namespace
+}  // namespace sinkbench
+
+BENCHMARK_MAIN();

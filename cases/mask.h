@@ -1,0 +1,93 @@
+// cases/mask.h — the visibility rule of DESIGN §1, shared by the oracle, the CPU implementations
+// and the CUDA kernels. Query row i of a sequence with lengths (sq, sk) sits at absolute
+// position p = i + sk - sq (bottom-right alignment).
+#pragma once
+
+#include <cstdint>
+
+#include "core/hd.h"
+
+namespace sinkbench {
+
+enum class MaskKind : uint8_t {
+  none,            // every key
+  causal,          // j <= p
+  sliding_window,  // p - W < j <= p
+  sink_tokens,     // sliding window, plus keys j < k (StreamingLLM), still causal
+};
+
+struct MaskRule {
+  MaskKind kind = MaskKind::none;
+  int64_t window = 0;       // W, for sliding_window and sink_tokens
+  int64_t sink_tokens = 0;  // k, for sink_tokens
+};
+
+// Half-open key interval [lo, hi).
+struct KeyRange {
+  int64_t lo = 0;
+  int64_t hi = 0;
+  SB_HD int64_t size() const { return hi > lo ? hi - lo : 0; }
+};
+
+SB_HD int64_t query_position(int64_t i, int64_t sq, int64_t sk) {
+  return i + sk - sq;
+}
+
+SB_HD bool is_visible(const MaskRule& m, int64_t j, int64_t p) {
+  switch (m.kind) {
+    case MaskKind::none:
+      return true;
+    case MaskKind::causal:
+      return j <= p;
+    case MaskKind::sliding_window:
+      return j <= p && j > p - m.window;
+    case MaskKind::sink_tokens:
+      return j <= p && (j > p - m.window || j < m.sink_tokens);
+  }
+  return false;
+}
+
+// The visible keys of query row i as at most two disjoint ascending ranges; returns how many
+// are non-empty and writes them to out[0..n).
+SB_HD int visible_ranges(const MaskRule& m, int64_t i, int64_t sq, int64_t sk, KeyRange out[2]) {
+  const int64_t p = query_position(i, sq, sk);
+  auto clamp = [sk](int64_t x) { return x < 0 ? int64_t(0) : (x > sk ? sk : x); };
+  KeyRange a{0, sk}, b{0, 0};
+  switch (m.kind) {
+    case MaskKind::none:
+      break;
+    case MaskKind::causal:
+      a = {0, clamp(p + 1)};
+      break;
+    case MaskKind::sliding_window:
+      a = {clamp(p - m.window + 1), clamp(p + 1)};
+      break;
+    case MaskKind::sink_tokens: {
+      const int64_t hi = clamp(p + 1);
+      const int64_t win_lo = clamp(p - m.window + 1);
+      const int64_t sink_hi = m.sink_tokens < hi ? clamp(m.sink_tokens) : hi;
+      if (sink_hi >= win_lo) {
+        a = {0, hi};  // the sink tokens touch the window: one range
+      } else {
+        a = {0, sink_hi};
+        b = {win_lo, hi};
+      }
+      break;
+    }
+  }
+  int n = 0;
+  if (a.size() > 0) out[n++] = a;
+  if (b.size() > 0) out[n++] = b;
+  return n;
+}
+
+SB_HD int64_t visible_count(const MaskRule& m, int64_t i, int64_t sq, int64_t sk) {
+  KeyRange r[2];
+  const int n = visible_ranges(m, i, sq, sk, r);
+  int64_t c = 0;
+  for (int t = 0; t < n; ++t)
+    c += r[t].size();
+  return c;
+}
+
+}  // namespace sinkbench

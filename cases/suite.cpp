@@ -1,0 +1,282 @@
+// cases/suite.cpp — YAML suite loading and product expansion.
+#include "cases/suite.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+
+#ifndef SINKBENCH_SOURCE_DIR
+#define SINKBENCH_SOURCE_DIR "."
+#endif
+
+namespace sinkbench {
+namespace {
+
+const std::vector<std::string> kFields = {
+    "dtype",  "mask",    "window",    "sink_tokens", "batch",       "sq",    "sk",
+    "varlen", "heads_q", "heads_kv",  "gqa",         "head_dim",    "scale", "sink",
+    "input",  "seed",    "page_size", "sample_rows", "sample_heads"};
+
+std::string at(const std::string& file, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  if (m.line < 0) return file;
+  return fmt::format("{}:{}:{}", file, m.line + 1, m.column + 1);
+}
+
+// A case under construction: gqa is applied after every other field.
+struct Draft {
+  CaseSpec spec;
+  std::optional<int> gqa;
+  std::string where;  // location of the last field set, for validation messages
+};
+
+template <typename T>
+T scalar(const std::string& file, const std::string& key, const YAML::Node& v,
+         const char* expected) {
+  if (!v.IsScalar()) throw InputError(at(file, v), "field '" + key + "' is not a scalar", expected);
+  try {
+    return v.as<T>();
+  } catch (const YAML::Exception&) {
+    throw InputError(at(file, v), "field '" + key + "' has value '" + v.Scalar() + "'", expected);
+  }
+}
+
+void apply_field(Draft& d, const std::string& file, const std::string& key, const YAML::Node& v) {
+  CaseSpec& c = d.spec;
+  d.where = at(file, v);
+  auto text = [&](const char* expected) { return scalar<std::string>(file, key, v, expected); };
+  if (key == "dtype") {
+    if (!parse_dtype(text("fp32, fp16 or bf16"), &c.dtype))
+      throw InputError(at(file, v), "field 'dtype' has value '" + v.Scalar() + "'",
+                       "fp32, fp16 or bf16");
+  } else if (key == "mask") {
+    const char* expected = "none, causal, sliding_window or sink_tokens";
+    if (!parse_mask(text(expected), &c.mask.kind))
+      throw InputError(at(file, v), "field 'mask' has value '" + v.Scalar() + "'", expected);
+  } else if (key == "window") {
+    c.mask.window = scalar<int64_t>(file, key, v, "an integer >= 1");
+  } else if (key == "sink_tokens") {
+    c.mask.sink_tokens = scalar<int64_t>(file, key, v, "an integer >= 1");
+  } else if (key == "batch") {
+    c.batch = scalar<int>(file, key, v, "an integer >= 1");
+  } else if (key == "sq") {
+    c.seqlen_q = scalar<int64_t>(file, key, v, "an integer >= 1");
+  } else if (key == "sk") {
+    c.seqlen_k = scalar<int64_t>(file, key, v, "an integer >= 1");
+  } else if (key == "varlen") {
+    const char* expected = "a list of [sq, sk] pairs";
+    if (!v.IsSequence()) throw InputError(at(file, v), "field 'varlen' is not a list", expected);
+    c.varlen_q.clear();
+    c.varlen_k.clear();
+    for (const YAML::Node& pair : v) {
+      if (!pair.IsSequence() || pair.size() != 2)
+        throw InputError(at(file, pair), "field 'varlen' has an entry that is not a pair",
+                         expected);
+      c.varlen_q.push_back(scalar<int64_t>(file, key, pair[0], expected));
+      c.varlen_k.push_back(scalar<int64_t>(file, key, pair[1], expected));
+    }
+  } else if (key == "heads_q") {
+    c.heads_q = scalar<int>(file, key, v, "an integer >= 1");
+  } else if (key == "heads_kv") {
+    c.heads_kv = scalar<int>(file, key, v, "an integer >= 1");
+    d.gqa.reset();
+  } else if (key == "gqa") {
+    d.gqa = scalar<int>(file, key, v, "an integer >= 1 dividing heads_q");
+  } else if (key == "head_dim") {
+    c.head_dim = scalar<int>(file, key, v, "a multiple of 8 in [8, 256]");
+  } else if (key == "scale") {
+    c.scale = scalar<double>(file, key, v, "a number > 0, or 0 for 1/sqrt(head_dim)");
+  } else if (key == "sink") {
+    const char* expected = "none, normal:S, constant:V, extreme[:V] or band:LO:HI";
+    if (!parse_sink(text(expected), &c.sink))
+      throw InputError(at(file, v), "field 'sink' has value '" + v.Scalar() + "'", expected);
+  } else if (key == "input") {
+    const char* expected = "normal, uniform, outliers or large_logits";
+    if (!parse_input(text(expected), &c.input))
+      throw InputError(at(file, v), "field 'input' has value '" + v.Scalar() + "'", expected);
+  } else if (key == "seed") {
+    c.seed = scalar<uint64_t>(file, key, v, "an unsigned integer");
+  } else if (key == "page_size") {
+    c.page_size = scalar<int>(file, key, v, "0 or a page size");
+  } else if (key == "sample_rows") {
+    c.sample_rows = scalar<int64_t>(file, key, v, "an integer >= 0");
+  } else if (key == "sample_heads") {
+    c.sample_heads = scalar<int>(file, key, v, "an integer >= 0");
+  } else {
+    throw InputError(at(file, v), "unknown field '" + key + "'",
+                     fmt::format("one of {}", fmt::join(kFields, ", ")));
+  }
+}
+
+void apply_map(Draft& d, const std::string& file, const YAML::Node& map) {
+  if (!map.IsMap())
+    throw InputError(at(file, map), "expected a map of fields", "{field: value, ...}");
+  for (const auto& kv : map)
+    apply_field(d, file, kv.first.as<std::string>(), kv.second);
+}
+
+CaseSpec finish(Draft d, const std::string& file) {
+  if (d.gqa) {
+    if (*d.gqa < 1 || d.spec.heads_q % *d.gqa != 0)
+      throw InputError(
+          d.where,
+          fmt::format("field 'gqa': {} does not divide heads_q {}", *d.gqa, d.spec.heads_q),
+          "a divisor of heads_q");
+    d.spec.heads_kv = d.spec.heads_q / *d.gqa;
+  }
+  validate(d.spec, d.where.empty() ? file : d.where);
+  return d.spec;
+}
+
+struct Axis {
+  std::string name;
+  std::vector<YAML::Node> values;
+};
+
+}  // namespace
+
+std::vector<std::string> suite_fields() {
+  return kFields;
+}
+
+Suite parse_suite(const std::string& text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::ParserException& e) {
+    throw InputError(fmt::format("{}:{}:{}", file, e.mark.line + 1, e.mark.column + 1),
+                     "malformed YAML: " + e.msg,
+                     "a YAML map with name, base, axes, cases, exclude");
+  }
+  if (!root.IsMap())
+    throw InputError(file, "the suite is not a YAML map", "keys name, base, axes, cases, exclude");
+  Suite s;
+  s.file = file;
+  Draft base;
+  std::vector<Axis> axes;
+  std::vector<YAML::Node> extra;
+  std::vector<Filter> excludes;
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (key == "name") {
+      s.name = scalar<std::string>(file, key, v, "a name");
+    } else if (key == "description") {
+      s.description = scalar<std::string>(file, key, v, "text");
+    } else if (key == "base") {
+      apply_map(base, file, v);
+    } else if (key == "axes") {
+      if (!v.IsMap()) throw InputError(at(file, v), "'axes' is not a map", "axis: [values]");
+      for (const auto& ax : v) {
+        Axis a{ax.first.as<std::string>(), {}};
+        if (!ax.second.IsSequence() || ax.second.size() == 0)
+          throw InputError(at(file, ax.second), "axis '" + a.name + "' is not a non-empty list",
+                           "axis: [value, ...]");
+        for (const YAML::Node& item : ax.second)
+          a.values.push_back(item);
+        axes.push_back(std::move(a));
+      }
+    } else if (key == "cases") {
+      if (!v.IsSequence()) throw InputError(at(file, v), "'cases' is not a list", "[{...}, ...]");
+      for (const YAML::Node& item : v)
+        extra.push_back(item);
+    } else if (key == "exclude") {
+      if (!v.IsSequence())
+        throw InputError(at(file, v), "'exclude' is not a list", "a list of filter expressions");
+      for (const YAML::Node& item : v)
+        excludes.push_back(Filter::parse(
+            scalar<std::string>(file, key, item, "a filter expression"), at(file, item)));
+    } else {
+      throw InputError(at(file, kv.first), "unknown key '" + key + "'",
+                       "one of name, description, base, axes, cases, exclude");
+    }
+  }
+  if (s.name.empty()) s.name = std::filesystem::path(file).stem().string();
+
+  std::vector<Draft> drafts;
+  if (!axes.empty() || extra.empty()) drafts.push_back(base);
+  for (const Axis& a : axes) {
+    std::vector<Draft> next;
+    for (const Draft& d : drafts) {
+      for (const YAML::Node& value : a.values) {
+        Draft n = d;
+        if (value.IsMap()) {
+          apply_map(n, file, value);
+        } else {
+          apply_field(n, file, a.name, value);
+        }
+        next.push_back(std::move(n));
+      }
+    }
+    drafts = std::move(next);
+  }
+  for (const YAML::Node& item : extra) {
+    Draft n = base;
+    apply_map(n, file, item);
+    drafts.push_back(std::move(n));
+  }
+  std::set<std::string> seen;
+  for (Draft& d : drafts) {
+    CaseSpec c = finish(std::move(d), file);
+    if (std::any_of(excludes.begin(), excludes.end(),
+                    [&](const Filter& f) { return f.matches(c); }))
+      continue;
+    if (seen.insert(case_id(c)).second) s.cases.push_back(std::move(c));
+  }
+  return s;
+}
+
+Suite load_suite_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path, "cannot read the suite file", "a readable YAML file");
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return parse_suite(buf.str(), path);
+}
+
+std::string default_suites_dir() {
+  if (const char* env = std::getenv("SINKBENCH_SUITES")) return env;
+  return std::string(SINKBENCH_SOURCE_DIR) + "/cases/suites";
+}
+
+std::vector<std::string> list_suites(const std::string& suites_dir) {
+  const std::string dir = suites_dir.empty() ? default_suites_dir() : suites_dir;
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".yaml") names.push_back(e.path().stem().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Suite load_suite(const std::string& name_or_path, const std::string& suites_dir) {
+  if (name_or_path.find('/') != std::string::npos || name_or_path.ends_with(".yaml"))
+    return load_suite_file(name_or_path);
+  const std::string dir = suites_dir.empty() ? default_suites_dir() : suites_dir;
+  const std::string path = dir + "/" + name_or_path + ".yaml";
+  if (!std::filesystem::exists(path))
+    throw InputError(
+        "--suite", "unknown suite '" + name_or_path + "'",
+        fmt::format("one of {} or a path to a .yaml file", fmt::join(list_suites(dir), ", ")));
+  return load_suite_file(path);
+}
+
+std::vector<CaseSpec> expand(const Suite& suite, const Filter& filter) {
+  std::vector<CaseSpec> out;
+  for (const CaseSpec& c : suite.cases)
+    if (filter.matches(c)) out.push_back(c);
+  return out;
+}
+
+}  // namespace sinkbench

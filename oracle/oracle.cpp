@@ -1,0 +1,195 @@
+// oracle/oracle.cpp — FP64 forward with Eigen GEMMs. Work is split into blocks of nearby query
+// rows; each block multiplies only against the key ranges its rows can see (a causal block of 64
+// rows touches keys [0, p_last], a window block about W + 64 keys), so the cost tracks the visible
+// (i, j) pairs. OpenMP runs over (query head, row block) within one (sequence, KV head).
+#include "oracle/oracle.h"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/error.h"
+
+namespace sinkbench {
+namespace {
+
+using MatR = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+constexpr int64_t kBlockRows = 64;
+
+// Rows [begin, end) of the RowSet, all in one sequence, with nearby positions.
+struct RowBlock {
+  size_t begin, end;
+};
+
+std::vector<RowBlock> row_blocks(const RowSet& rows, size_t begin, size_t end) {
+  std::vector<RowBlock> blocks;
+  size_t b = begin;
+  while (b < end) {
+    size_t e = b + 1;
+    while (e < end && e - b < size_t(kBlockRows) && rows.row[e] - rows.row[b] < kBlockRows)
+      ++e;
+    blocks.push_back({b, e});
+    b = e;
+  }
+  return blocks;
+}
+
+// The keys a block needs, as at most two ranges laid out side by side in the logits matrix.
+struct KeySet {
+  KeyRange r[2];
+  int n = 0;
+  int64_t cols() const { return r[0].size() + (n > 1 ? r[1].size() : 0); }
+};
+
+KeySet block_keys(const MaskRule& mask, const RowSet& rows, RowBlock blk, int64_t sq, int64_t sk) {
+  KeyRange lo_range{sk, 0}, hi_range{sk, 0};
+  bool two = false;
+  for (size_t t = blk.begin; t < blk.end; ++t) {
+    KeyRange vr[2];
+    const int n = visible_ranges(mask, rows.row[t], sq, sk, vr);
+    if (n == 0) continue;
+    // With sink tokens the first range starts at 0 and a second range is the window.
+    KeyRange& target = (n == 2) ? hi_range : lo_range;
+    if (n == 2) {
+      two = true;
+      lo_range.lo = std::min(lo_range.lo, vr[0].lo);
+      lo_range.hi = std::max(lo_range.hi, vr[0].hi);
+    }
+    const KeyRange& add = vr[n - 1];
+    target.lo = std::min(target.lo, add.lo);
+    target.hi = std::max(target.hi, add.hi);
+  }
+  KeySet ks;
+  if (!two) {
+    if (lo_range.size() > 0) ks.r[ks.n++] = lo_range;
+    return ks;
+  }
+  // Merge when the ranges touch; otherwise keep them apart (the gap is never visible).
+  if (lo_range.size() > 0 && hi_range.lo <= lo_range.hi) {
+    ks.r[ks.n++] = {std::min(lo_range.lo, hi_range.lo), std::max(lo_range.hi, hi_range.hi)};
+  } else {
+    if (lo_range.size() > 0) ks.r[ks.n++] = lo_range;
+    if (hi_range.size() > 0) ks.r[ks.n++] = hi_range;
+  }
+  return ks;
+}
+
+// Sets the logits of keys the row cannot see to -inf. Returns the number of visible keys.
+int64_t mask_row(double* row, const KeySet& ks, const KeyRange* vis, int nvis) {
+  int64_t col = 0, visible = 0;
+  for (int u = 0; u < ks.n; ++u) {
+    int64_t j = ks.r[u].lo;
+    for (int t = 0; t < nvis; ++t) {
+      const int64_t a = std::max(vis[t].lo, ks.r[u].lo), b = std::min(vis[t].hi, ks.r[u].hi);
+      if (b <= a) continue;
+      std::fill(row + col + (j - ks.r[u].lo), row + col + (a - ks.r[u].lo), kNegInf);
+      visible += b - a;
+      j = b;
+    }
+    std::fill(row + col + (j - ks.r[u].lo), row + col + ks.r[u].size(), kNegInf);
+    col += ks.r[u].size();
+  }
+  return visible;
+}
+
+}  // namespace
+
+OracleResult oracle_forward(const CaseSpec& c, const Inputs& in) {
+  return oracle_forward(c, in, evaluated_rows(c));
+}
+
+OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& rows) {
+  const Layout& L = in.layout;
+  const int D = c.head_dim;
+  const size_t nh = rows.heads.size();
+  OracleResult res;
+  res.rows = rows;
+  res.head_dim = D;
+  res.o.assign(rows.size() * nh * size_t(D), 0.0);
+  res.m.assign(rows.size() * nh * size_t(D), 0.0);
+  res.lse.assign(rows.size() * nh, kNegInf);
+  const double scale = double(in.scale);
+
+  size_t seq_begin = 0;
+  for (int s = 0; s < L.seqs; ++s) {
+    size_t seq_end = seq_begin;
+    while (seq_end < rows.size() && rows.seq[seq_end] == s)
+      ++seq_end;
+    if (seq_end == seq_begin) continue;
+    const int64_t sq = L.sq(s), sk = L.sk(s);
+    const std::vector<RowBlock> blocks = row_blocks(rows, seq_begin, seq_end);
+    for (int hk = 0; hk < c.heads_kv; ++hk) {
+      // Query heads of this KV group that are evaluated, with their index in rows.heads.
+      std::vector<std::pair<int, size_t>> group;
+      for (size_t t = 0; t < nh; ++t)
+        if (rows.heads[t] / c.gqa() == hk) group.push_back({rows.heads[t], t});
+      if (group.empty()) continue;
+      MatR K(sk, D), VA(sk, 2 * D);  // VA = [V | |V|]
+#pragma omp parallel for schedule(static)
+      for (int64_t j = 0; j < sk; ++j) {
+        for (int d = 0; d < D; ++d) {
+          K(j, d) = in.k.get(L.kv_offset(s, j, hk) + d);
+          const double v = in.v.get(L.kv_offset(s, j, hk) + d);
+          VA(j, d) = v;
+          VA(j, D + d) = std::fabs(v);
+        }
+      }
+      const int64_t tasks = int64_t(group.size() * blocks.size());
+#pragma omp parallel for schedule(dynamic)
+      for (int64_t task = 0; task < tasks; ++task) {
+        const auto [h, hidx] = group[size_t(task) / blocks.size()];
+        const RowBlock blk = blocks[size_t(task) % blocks.size()];
+        const double sigma = in.sinks.empty() ? kNegInf : double(in.sinks[size_t(h)]);
+        const int64_t nr = int64_t(blk.end - blk.begin);
+        const KeySet ks = block_keys(c.mask, rows, blk, sq, sk);
+        MatR Q(nr, D);
+        for (int64_t r = 0; r < nr; ++r)
+          for (int d = 0; d < D; ++d)
+            Q(r, d) = scale * double(in.q.get(L.q_offset(s, rows.row[blk.begin + r], h) + d));
+        MatR S(nr, ks.cols());
+        MatR Vsel(ks.cols(), 2 * D);
+        for (int u = 0, col = 0; u < ks.n; col += int(ks.r[u].size()), ++u) {
+          S.middleCols(col, ks.r[u].size()).noalias() =
+              Q * K.middleRows(ks.r[u].lo, ks.r[u].size()).transpose();
+          Vsel.middleRows(col, ks.r[u].size()) = VA.middleRows(ks.r[u].lo, ks.r[u].size());
+        }
+        std::vector<char> has_keys(static_cast<size_t>(nr));
+        for (int64_t r = 0; r < nr; ++r) {
+          KeyRange vis[2];
+          const int nvis = visible_ranges(c.mask, rows.row[blk.begin + r], sq, sk, vis);
+          double* row = S.row(r).data();
+          has_keys[size_t(r)] = mask_row(row, ks, vis, nvis) > 0;
+          const size_t out = res.at(blk.begin + size_t(r), hidx);
+          if (!has_keys[size_t(r)]) {
+            S.row(r).setZero();
+            res.lse[out] = sigma;
+            continue;
+          }
+          const double mx = std::max(sigma, S.row(r).maxCoeff());
+          // Vectorised exp maps -inf to a subnormal, not 0; terms below 1e-300 (relative to the
+          // row maximum, 1) cannot move a double sum, and subnormals would slow the GEMM 50x.
+          S.row(r) = (S.row(r).array() - mx).exp();
+          S.row(r) = (S.row(r).array() < 1e-300).select(0.0, S.row(r));
+          const double z = std::exp(sigma - mx) + S.row(r).sum();
+          S.row(r) /= z;
+          res.lse[out] = mx + std::log(z);
+        }
+        const MatR OM = S * Vsel;
+        for (int64_t r = 0; r < nr; ++r) {
+          if (!has_keys[size_t(r)]) continue;
+          const size_t out = res.at(blk.begin + size_t(r), hidx, 0);
+          for (int d = 0; d < D; ++d) {
+            res.o[out + size_t(d)] = OM(r, d);
+            res.m[out + size_t(d)] = OM(r, D + d);
+          }
+        }
+      }
+    }
+    seq_begin = seq_end;
+  }
+  return res;
+}
+
+}  // namespace sinkbench

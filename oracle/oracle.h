@@ -1,0 +1,29 @@
+// oracle/oracle.h — the FP64 reference forward pass (DESIGN §4). It reads the dtype-rounded
+// inputs (the exact bits every implementation sees) and returns, for the declared rows and heads,
+// o, the sink-inclusive lse and M = P|V|, the natural scale of each output element's error.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cases/case_spec.h"
+#include "cases/generate.h"
+
+namespace sinkbench {
+
+struct OracleResult {
+  RowSet rows;  // which (sequence, row) pairs and heads were evaluated
+  int head_dim = 0;
+  std::vector<double> o;    // [rows, heads, D]
+  std::vector<double> m;    // [rows, heads, D]: sum_j P_ij |v_jd|
+  std::vector<double> lse;  // [rows, heads]: log(exp(sigma) + sum_j exp(s_ij)); -inf if empty
+  size_t at(size_t row, size_t head) const { return row * rows.heads.size() + head; }
+  size_t at(size_t row, size_t head, int d) const { return at(row, head) * size_t(head_dim) + d; }
+};
+
+// Evaluates evaluated_rows(c).
+OracleResult oracle_forward(const CaseSpec& c, const Inputs& in);
+// Evaluates the given rows (ordered by sequence, as evaluated_rows returns them).
+OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& rows);
+
+}  // namespace sinkbench

@@ -1,0 +1,99 @@
+// tests/cases/suite_test.cpp — suite expansion, exclusions, filters, and the errors a malformed
+// suite or filter produces (file:line and field named, exit-code class InputError).
+#include "cases/suite.h"
+
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+
+namespace sinkbench {
+namespace {
+
+std::string load_error(const std::string& text) {
+  try {
+    parse_suite(text, "t.yaml");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Suite, ProductOfAxesWithExclusionsAndExtraCases) {
+  const Suite s = parse_suite(R"(
+name: t
+base: {heads_q: 8, head_dim: 64, sink: band:4:8}
+axes:
+  dtype: [fp32, fp16, bf16]
+  mask: [none, causal, {mask: sliding_window, window: 7}]
+  gqa: [1, 8]
+cases:
+  - {dtype: bf16, sq: 1, sk: 4097, gqa: 8}
+exclude: ["dtype=fp32,mask=none"]
+)",
+                              "t.yaml");
+  EXPECT_EQ(s.name, "t");
+  ASSERT_EQ(s.cases.size(), 3u * 3 * 2 - 2 + 1);
+  EXPECT_EQ(s.cases.front().dtype, DType::f32);
+  EXPECT_EQ(s.cases.front().mask.kind, MaskKind::causal);
+  EXPECT_EQ(s.cases.front().heads_kv, 8);
+  EXPECT_EQ(s.cases[1].heads_kv, 1);
+  EXPECT_EQ(s.cases.back().seqlen_k, 4097);
+  const auto filtered = expand(s, Filter::parse("dtype=bf16,gqa>=8,mask!=none"));
+  EXPECT_EQ(filtered.size(), 2u);  // bf16, gqa 8, causal and window 7
+}
+
+TEST(Suite, ErrorsNameFileLineAndField) {
+  EXPECT_EQ(load_error("axes:\n  dtype: [fp32, fp8]\n"),
+            "t.yaml:2:17: field 'dtype' has value 'fp8' (expected fp32, fp16 or bf16)");
+  EXPECT_NE(load_error("base: {heads_q: 8, windw: 3}\n").find("t.yaml:1:27: unknown field 'windw'"),
+            std::string::npos);
+  EXPECT_NE(load_error("axes:\n  sq: [12, -3]\n").find("field 'sq'"), std::string::npos);
+  EXPECT_NE(load_error("axes: {dtype: [fp32}\n").find("t.yaml:1:"), std::string::npos);
+  EXPECT_NE(load_error("base: {heads_q: 6, gqa: 4}\n").find("field 'gqa'"), std::string::npos);
+  EXPECT_NE(load_error("nme: x\n").find("unknown key 'nme'"), std::string::npos);
+  EXPECT_NE(load_error("exclude: [\"colour=red\"]\n").find("unknown filter field 'colour'"),
+            std::string::npos);
+  EXPECT_NE(load_error("base: {window: abc}\n").find("t.yaml:1:16: field 'window' has value 'abc'"),
+            std::string::npos);
+}
+
+TEST(Filter, ParsesAndRejectsClearly) {
+  CaseSpec c;
+  c.dtype = DType::bf16;
+  c.seqlen_k = 2048;
+  EXPECT_TRUE(Filter::parse("dtype=bf16,sk>=1024").matches(c));
+  EXPECT_FALSE(Filter::parse("dtype=bf16,sk<1024").matches(c));
+  EXPECT_TRUE(Filter::parse("").matches(c));
+  EXPECT_TRUE(Filter::parse("id=" + case_id(c)).matches(c));
+  auto error = [](const char* expr) {
+    try {
+      Filter::parse(expr);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error("dtyp=bf16").find("one of id, dtype, mask"), std::string::npos);
+  EXPECT_NE(error("sk>=big").find("a number"), std::string::npos);
+  EXPECT_NE(error("dtype<bf16").find("= or !="), std::string::npos);
+  EXPECT_NE(error("dtype").find("field OP value"), std::string::npos);
+}
+
+TEST(Suite, BuiltInSuitesLoad) {
+  const std::string dir = std::string(SINKBENCH_SOURCE_DIR) + "/cases/suites";
+  const auto names = list_suites(dir);
+  ASSERT_FALSE(names.empty());
+  for (const std::string& n : names) {
+    const Suite s = load_suite(n, dir);
+    EXPECT_FALSE(s.cases.empty()) << n;
+  }
+  try {
+    load_suite("nosuch", dir);
+    ADD_FAILURE() << "unknown suite accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown suite 'nosuch'"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace sinkbench

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# tools/setup.sh — idempotent set-up on a fresh Debian/Ubuntu machine: installs the Debian
+# packages sinkbench needs (only those missing, after an apt-get update), then configures and
+# builds with Ninja into ${SINKBENCH_BUILD:-build}. Extra arguments go to CMake's configure step.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${SINKBENCH_BUILD:-$root/build}
+
+packages=(cmake ninja-build g++ pkg-config libeigen3-dev libhdf5-dev libcli11-dev libfmt-dev
+          nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f "$build/build.ninja" ] || [ $# -gt 0 ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "$@"
+fi
+cmake --build "$build"
