@@ -109,7 +109,9 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
   res.head_dim = D;
   res.o.assign(rows.size() * nh * size_t(D), 0.0);
   res.m.assign(rows.size() * nh * size_t(D), 0.0);
+  res.l.assign(rows.size() * nh * size_t(D), 0.0);
   res.lse.assign(rows.size() * nh, kNegInf);
+  res.lse_sens.assign(rows.size() * nh, 0.0);
   const double scale = double(in.scale);
 
   size_t seq_begin = 0;
@@ -155,6 +157,7 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
               Q * K.middleRows(ks.r[u].lo, ks.r[u].size()).transpose();
           Vsel.middleRows(col, ks.r[u].size()) = VA.middleRows(ks.r[u].lo, ks.r[u].size());
         }
+        MatR PS(nr, ks.cols());  // |s_ij| before exp, then P_ij |s_ij|
         std::vector<char> has_keys(static_cast<size_t>(nr));
         for (int64_t r = 0; r < nr; ++r) {
           KeyRange vis[2];
@@ -164,9 +167,12 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
           const size_t out = res.at(blk.begin + size_t(r), hidx);
           if (!has_keys[size_t(r)]) {
             S.row(r).setZero();
+            PS.row(r).setZero();
             res.lse[out] = sigma;
+            res.lse_sens[out] = std::isinf(sigma) ? 0.0 : std::fabs(sigma);
             continue;
           }
+          PS.row(r) = (S.row(r).array() > kNegInf).select(S.row(r).cwiseAbs(), 0.0);
           const double mx = std::max(sigma, S.row(r).maxCoeff());
           // Vectorised exp maps -inf to a subnormal, not 0; terms below 1e-300 (relative to the
           // row maximum, 1) cannot move a double sum, and subnormals would slow the GEMM 50x.
@@ -175,14 +181,20 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
           const double z = std::exp(sigma - mx) + S.row(r).sum();
           S.row(r) /= z;
           res.lse[out] = mx + std::log(z);
+          PS.row(r) = PS.row(r).cwiseProduct(S.row(r));
+          const double p_sink = std::exp(sigma - res.lse[out]);
+          res.lse_sens[out] = PS.row(r).sum() + (std::isinf(sigma) ? 0.0 : p_sink * std::fabs(sigma));
         }
         const MatR OM = S * Vsel;
+        const MatR AL = PS * Vsel.rightCols(D);  // sum_j P_ij |s_ij| |v_jd|
         for (int64_t r = 0; r < nr; ++r) {
           if (!has_keys[size_t(r)]) continue;
           const size_t out = res.at(blk.begin + size_t(r), hidx, 0);
           for (int d = 0; d < D; ++d) {
             res.o[out + size_t(d)] = OM(r, d);
             res.m[out + size_t(d)] = OM(r, D + d);
+            res.l[out + size_t(d)] =
+                AL(r, d) + res.lse_sens[res.at(blk.begin + size_t(r), hidx)] * std::fabs(OM(r, d));
           }
         }
       }

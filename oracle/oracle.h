@@ -1,6 +1,7 @@
 // oracle/oracle.h — the FP64 reference forward pass (DESIGN §4). It reads the dtype-rounded
 // inputs (the exact bits every implementation sees) and returns, for the declared rows and heads,
-// o, the sink-inclusive lse and M = P|V|, the natural scale of each output element's error.
+// o, the sink-inclusive lse, M = P|V| (the natural scale of each output element's rounding
+// error) and the logit-sensitivity scales l and lse_sens used by the verdict policy.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,12 @@ struct OracleResult {
   int head_dim = 0;
   std::vector<double> o;    // [rows, heads, D]
   std::vector<double> m;    // [rows, heads, D]: sum_j P_ij |v_jd|
+  // [rows, heads, D]: sum_j P_ij |s_ij| |v_jd| + lse_sens_i |o_id|, a bound on how far o moves
+  // when every logit and the sink move by a relative u (|ds| <= u|s|): do <= u * l.
+  std::vector<double> l;
   std::vector<double> lse;  // [rows, heads]: log(exp(sigma) + sum_j exp(s_ij)); -inf if empty
+  // [rows, heads]: sum_j P_ij |s_ij| + p_sink |sigma|, the same bound for lse: dlse <= u * lse_sens.
+  std::vector<double> lse_sens;
   size_t at(size_t row, size_t head) const { return row * rows.heads.size() + head; }
   size_t at(size_t row, size_t head, int d) const { return at(row, head) * size_t(head_dim) + d; }
 };

@@ -37,7 +37,7 @@ void set_all(Tensor& t, float value) {
 
 // Naive long-double evaluation straight from DESIGN §1, for rows/heads of `rows`.
 struct Naive {
-  std::vector<long double> o, lse;
+  std::vector<long double> o, lse, l, lse_sens;
 };
 Naive naive(const CaseSpec& c, const Inputs& in, const RowSet& rows) {
   const Layout& L = in.layout;
@@ -45,6 +45,8 @@ Naive naive(const CaseSpec& c, const Inputs& in, const RowSet& rows) {
   Naive n;
   n.o.assign(rows.size() * rows.heads.size() * D, 0);
   n.lse.assign(rows.size() * rows.heads.size(), -INFINITY);
+  n.l.assign(n.o.size(), 0);
+  n.lse_sens.assign(n.lse.size(), 0);
   for (size_t r = 0; r < rows.size(); ++r) {
     const int s = rows.seq[r];
     const int64_t i = rows.row[r], sq = L.sq(s), sk = L.sk(s);
@@ -70,12 +72,20 @@ Naive naive(const CaseSpec& c, const Inputs& in, const RowSet& rows) {
         z += std::exp(l - mx);
       const long double lse = mx + std::log(z);
       n.lse[out] = lse;
+      long double sens = std::isinf(sigma) ? 0 : std::exp(sigma - lse) * std::fabs(sigma);
+      std::vector<long double> al(size_t(D), 0);
       for (int64_t j = 0; j < sk; ++j) {
         const long double pj = std::exp(logit[size_t(j)] - lse);
         if (pj == 0) continue;
-        for (int d = 0; d < D; ++d)
-          n.o[out * D + d] += pj * (long double)in.v.get(L.kv_offset(s, j, hk) + d);
+        sens += pj * std::fabs(logit[size_t(j)]);
+        for (int d = 0; d < D; ++d) {
+          const long double v = in.v.get(L.kv_offset(s, j, hk) + d);
+          n.o[out * D + d] += pj * v;
+          al[size_t(d)] += pj * std::fabs(logit[size_t(j)]) * std::fabs(v);
+        }
       }
+      n.lse_sens[out] = sens;
+      for (int d = 0; d < D; ++d) n.l[out * D + d] = al[size_t(d)] + sens * std::fabs(n.o[out * D + d]);
     }
   }
   return n;
@@ -328,6 +338,9 @@ TEST_P(OracleCrossCheck, AgreesWithLongDouble) {
   std::vector<double> no(n.o.begin(), n.o.end()), nl(n.lse.begin(), n.lse.end());
   expect_close(r.o, no, r.m, kRel, "o");
   expect_close(r.lse, nl, lse_scale(nl), kRel, "lse");
+  std::vector<double> nlv(n.l.begin(), n.l.end()), ns(n.lse_sens.begin(), n.lse_sens.end());
+  expect_close(r.l, nlv, nlv, 1e-12, "l");
+  expect_close(r.lse_sens, ns, ns, 1e-12, "lse_sens");
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -1,0 +1,129 @@
+// oracle/verdict.cpp — error metrics over the evaluated rows and heads, and policy v1.
+#include "oracle/verdict.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+
+namespace sinkbench {
+
+std::string_view status_name(Status s) {
+  switch (s) {
+    case Status::pass: return "pass";
+    case Status::fail: return "fail";
+    case Status::skip: return "skip";
+    case Status::error: return "error";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr double kU32 = 5.9604644775390625e-08;  // 2^-24: every implementation accumulates in fp32
+
+double ratio(double num, double den) {
+  if (num == 0) return 0;
+  return den > 0 ? num / den : INFINITY;
+}
+
+}  // namespace
+
+Metrics measure(const CaseSpec& c, const Layout& L, const OracleResult& ref, const Tensor& o,
+                const std::vector<float>& lse, const Policy& policy) {
+  const double u = unit_roundoff(c.dtype);
+  const int D = c.head_dim;
+  Metrics m;
+  double err2 = 0, ref2 = 0, floor2 = 0;
+  for (size_t r = 0; r < ref.rows.size(); ++r) {
+    const int s = ref.rows.seq[r];
+    const int64_t i = ref.rows.row[r];
+    const double n_keys = double(visible_count(c.mask, i, L.sq(s), L.sk(s)));
+    const double acc = kU32 * policy.k_acc * std::sqrt(n_keys + 1);
+    for (size_t hi = 0; hi < ref.rows.heads.size(); ++hi) {
+      const int h = ref.rows.heads[hi];
+      // lse
+      const double want_lse = ref.lse[ref.at(r, hi)];
+      const double got_lse = lse[size_t(L.lse_offset(s, h, i))];
+      if (std::isnan(got_lse)) {
+        ++m.lse_nan_count;
+      } else if (got_lse != want_lse) {
+        const double e = std::fabs(got_lse - want_lse);  // inf when exactly one is infinite
+        const double bound = u * policy.k_logit * ref.lse_sens[ref.at(r, hi)] +
+                             kU32 * policy.k_acc * (std::sqrt(n_keys + 1) + std::fabs(want_lse));
+        m.lse_abs = std::max(m.lse_abs, e);
+        m.lse_budget = std::max(m.lse_budget, ratio(e, bound));
+      }
+      // o
+      const int64_t base = L.q_offset(s, i, h);
+      for (int d = 0; d < D; ++d) {
+        const size_t k = ref.at(r, hi, d);
+        const double want = ref.o[k], M = ref.m[k];
+        const double x = o.get(base + d);
+        ++m.elements;
+        if (std::isnan(x)) {
+          ++m.nan_count;
+          continue;
+        }
+        if (std::isinf(x)) {
+          ++m.inf_count;
+          continue;
+        }
+        const double e = std::fabs(x - want);
+        const double fe = std::fabs(double(round_to(c.dtype, want)) - want);
+        err2 += e * e;
+        ref2 += want * want;
+        floor2 += fe * fe;
+        m.max_abs = std::max(m.max_abs, e);
+        m.cw = std::max(m.cw, ratio(e, u * M));
+        m.floor_cw = std::max(m.floor_cw, ratio(fe, u * M));
+        const double bound = u * (policy.k_round * M + policy.k_logit * ref.l[k]) + acc * M;
+        const double b = ratio(e, bound);
+        if (b > m.o_budget || m.elements == 1) {
+          m.o_budget = std::max(m.o_budget, b);
+          m.worst_seq = s;
+          m.worst_row = i;
+          m.worst_head = h;
+          m.worst_dim = d;
+          m.worst_got = x;
+          m.worst_want = want;
+        }
+      }
+    }
+  }
+  m.rel_l2 = ratio(std::sqrt(err2), std::sqrt(ref2));
+  m.floor_l2 = ratio(std::sqrt(floor2), std::sqrt(ref2));
+  m.floor_ratio = m.rel_l2 == 0 ? (m.floor_l2 == 0 ? 1.0 : 0.0) : ratio(m.rel_l2, m.floor_l2);
+  return m;
+}
+
+Verdict judge(const CaseSpec& c, const Metrics& m, std::optional<double> min_floor_ratio,
+              const Policy& policy) {
+  auto fail = [](std::string bound, std::string detail) {
+    return Verdict{Status::fail, std::move(bound), std::move(detail)};
+  };
+  if (m.nan_count > 0)
+    return fail("nan", fmt::format("{} of {} outputs are NaN where the oracle is finite",
+                                   m.nan_count, m.elements));
+  if (m.inf_count > 0)
+    return fail("inf", fmt::format("{} of {} outputs are infinite", m.inf_count, m.elements));
+  if (m.lse_nan_count > 0) return fail("lse_nan", fmt::format("{} lse values are NaN", m.lse_nan_count));
+  if (m.o_budget > 1)
+    return fail("o_bound",
+                fmt::format("|o^-o| = {:.3g} at seq {} row {} head {} dim {} (got {:.6g}, want "
+                            "{:.6g}) is {:.3g}x the bound u({}M + {}L) + {}u32 sqrt(n+1) M",
+                            std::fabs(m.worst_got - m.worst_want), m.worst_seq, m.worst_row,
+                            m.worst_head, m.worst_dim, m.worst_got, m.worst_want, m.o_budget,
+                            policy.k_round, policy.k_logit, policy.k_acc));
+  if (m.lse_budget > 1)
+    return fail("lse_bound", fmt::format("max |lse^-lse| = {:.3g} is {:.3g}x the bound", m.lse_abs,
+                                         m.lse_budget));
+  if (min_floor_ratio && m.floor_ratio < *min_floor_ratio)
+    return fail("floor_ratio_min",
+                fmt::format("error is {:.3f}x the rounding floor, below the {:.2f}x its rounding "
+                            "points predict: a claimed rounding step is missing",
+                            m.floor_ratio, *min_floor_ratio));
+  return {};
+}
+
+}  // namespace sinkbench

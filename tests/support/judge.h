@@ -1,0 +1,44 @@
+// tests/support/judge.h — one implementation on one case, judged by the oracle and policy v1,
+// with a one-line summary for assertion messages.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <string>
+
+#include "cases/generate.h"
+#include "impls/impl.h"
+#include "oracle/oracle.h"
+#include "oracle/verdict.h"
+
+namespace sinkbench::testing {
+
+struct Judged {
+  Metrics metrics;
+  Verdict verdict;
+};
+
+inline Judged judge_outputs(const CaseSpec& c, const Inputs& in, const OracleResult& ref,
+                            const ForwardResult& got, std::optional<double> min_floor_ratio) {
+  Judged j;
+  j.metrics = measure(c, in.layout, ref, got.o, got.lse);
+  j.verdict = judge(c, j.metrics, min_floor_ratio);
+  return j;
+}
+
+inline Judged run_and_judge(const Impl& impl, const CaseSpec& c) {
+  const Inputs in = generate(c);
+  const OracleResult ref = oracle_forward(c, in);
+  return judge_outputs(c, in, ref, impl.forward(c, in), impl.min_floor_ratio(c));
+}
+
+inline std::string summary(const Judged& j) {
+  const Metrics& m = j.metrics;
+  return fmt::format("{} {} | cw {:.3g} floor_cw {:.3g} ratio {:.3f} o_budget {:.3g} lse_abs {:.3g} "
+                     "lse_budget {:.3g} nan {} | {}",
+                     status_name(j.verdict.status), j.verdict.bound, m.cw, m.floor_cw,
+                     m.floor_ratio, m.o_budget, m.lse_abs, m.lse_budget, m.nan_count,
+                     j.verdict.detail);
+}
+
+}  // namespace sinkbench::testing
