@@ -47,10 +47,9 @@ SB_HD bool is_visible(const MaskRule& m, int64_t j, int64_t p) {
   return false;
 }
 
-// The visible keys of query row i as at most two disjoint ascending ranges; returns how many
-// are non-empty and writes them to out[0..n).
-SB_HD int visible_ranges(const MaskRule& m, int64_t i, int64_t sq, int64_t sk, KeyRange out[2]) {
-  const int64_t p = query_position(i, sq, sk);
+// The visible keys of the query at absolute position p, as at most two disjoint ascending ranges;
+// returns how many are non-empty and writes them to out[0..n).
+SB_HD int visible_ranges_at(const MaskRule& m, int64_t p, int64_t sk, KeyRange out[2]) {
   auto clamp = [sk](int64_t x) { return x < 0 ? int64_t(0) : (x > sk ? sk : x); };
   KeyRange a{0, sk}, b{0, 0};
   switch (m.kind) {
@@ -79,6 +78,11 @@ SB_HD int visible_ranges(const MaskRule& m, int64_t i, int64_t sq, int64_t sk, K
   if (a.size() > 0) out[n++] = a;
   if (b.size() > 0) out[n++] = b;
   return n;
+}
+
+// The same for query row i of a sequence with lengths (sq, sk).
+SB_HD int visible_ranges(const MaskRule& m, int64_t i, int64_t sq, int64_t sk, KeyRange out[2]) {
+  return visible_ranges_at(m, query_position(i, sq, sk), sk, out);
 }
 
 SB_HD int64_t visible_count(const MaskRule& m, int64_t i, int64_t sq, int64_t sk) {
