@@ -143,6 +143,30 @@ struct Axis {
   std::vector<YAML::Node> values;
 };
 
+// Depth of nested includes being parsed on this thread; bounds include cycles.
+thread_local int include_depth = 0;
+constexpr int kMaxIncludeDepth = 8;
+
+// Cases of a suite named in `include:`, resolved next to the including file.
+std::vector<CaseSpec> included_cases(const std::string& file, const YAML::Node& item) {
+  const std::string name = scalar<std::string>(file, "include", item, "a suite name or path");
+  if (include_depth >= kMaxIncludeDepth)
+    throw InputError(
+        at(file, item),
+        "includes nest deeper than " + std::to_string(kMaxIncludeDepth) + " (a cycle?)",
+        "suites that do not include themselves");
+  const std::string dir = std::filesystem::path(file).parent_path().string();
+  ++include_depth;
+  try {
+    Suite s = load_suite(name, dir.empty() ? "." : dir);
+    --include_depth;
+    return std::move(s.cases);
+  } catch (const InputError& e) {
+    --include_depth;
+    throw InputError(at(file, item) + ": include '" + name + "': " + e.what());
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> suite_fields() {
@@ -166,6 +190,7 @@ Suite parse_suite(const std::string& text, const std::string& file) {
   std::vector<Axis> axes;
   std::vector<YAML::Node> extra;
   std::vector<Filter> excludes;
+  std::vector<CaseSpec> included;
   for (const auto& kv : root) {
     const std::string key = kv.first.as<std::string>();
     const YAML::Node& v = kv.second;
@@ -190,6 +215,12 @@ Suite parse_suite(const std::string& text, const std::string& file) {
       if (!v.IsSequence()) throw InputError(at(file, v), "'cases' is not a list", "[{...}, ...]");
       for (const YAML::Node& item : v)
         extra.push_back(item);
+    } else if (key == "include") {
+      if (!v.IsSequence())
+        throw InputError(at(file, v), "'include' is not a list", "a list of suite names or paths");
+      for (const YAML::Node& item : v)
+        for (CaseSpec& c : included_cases(file, item))
+          included.push_back(std::move(c));
     } else if (key == "exclude") {
       if (!v.IsSequence())
         throw InputError(at(file, v), "'exclude' is not a list", "a list of filter expressions");
@@ -198,13 +229,13 @@ Suite parse_suite(const std::string& text, const std::string& file) {
             scalar<std::string>(file, key, item, "a filter expression"), at(file, item)));
     } else {
       throw InputError(at(file, kv.first), "unknown key '" + key + "'",
-                       "one of name, description, base, axes, cases, exclude");
+                       "one of name, description, include, base, axes, cases, exclude");
     }
   }
   if (s.name.empty()) s.name = std::filesystem::path(file).stem().string();
 
   std::vector<Draft> drafts;
-  if (!axes.empty() || extra.empty()) drafts.push_back(base);
+  if (!axes.empty() || (extra.empty() && included.empty())) drafts.push_back(base);
   for (const Axis& a : axes) {
     std::vector<Draft> next;
     for (const Draft& d : drafts) {
@@ -225,9 +256,11 @@ Suite parse_suite(const std::string& text, const std::string& file) {
     apply_map(n, file, item);
     drafts.push_back(std::move(n));
   }
+  std::vector<CaseSpec> all = std::move(included);
+  for (Draft& d : drafts)
+    all.push_back(finish(std::move(d), file));
   std::set<std::string> seen;
-  for (Draft& d : drafts) {
-    CaseSpec c = finish(std::move(d), file);
+  for (CaseSpec& c : all) {
     if (std::any_of(excludes.begin(), excludes.end(),
                     [&](const Filter& f) { return f.matches(c); }))
       continue;

@@ -2,6 +2,7 @@
 // extra cases, and exclusions written as filter expressions. Errors name file:line and field.
 //
 //   name: smoke
+//   include: [edge]            # cases of other suites (resolved next to this file) come first
 //   description: ...
 //   base: {heads_q: 8, head_dim: 64, sink: band:4:8}
 //   axes:

@@ -60,6 +60,18 @@ double dtype_max(DType t) {
   return 0;
 }
 
+double dtype_min_subnormal(DType t) {
+  switch (t) {
+    case DType::f32:
+      return std::ldexp(1.0, -149);
+    case DType::f16:
+      return std::ldexp(1.0, -24);
+    case DType::bf16:
+      return std::ldexp(1.0, -133);
+  }
+  return 0;
+}
+
 namespace {
 
 // Binary format with `mant` stored significand bits and `ebits` exponent bits.

@@ -21,6 +21,9 @@ int dtype_size(DType t);
 double unit_roundoff(DType t);
 // Largest finite value of the dtype.
 double dtype_max(DType t);
+// Smallest positive (subnormal) value: the absolute rounding granularity near zero
+// (fp16 2^-24, bf16 2^-133, fp32 2^-149).
+double dtype_min_subnormal(DType t);
 
 // Bit-level conversions, round to nearest even, NaN kept quiet, overflow to ±inf.
 uint16_t float_to_bf16_bits(float x);

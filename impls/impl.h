@@ -26,9 +26,9 @@ struct Support {
 };
 
 struct ForwardResult {
-  Tensor o;                 // [total_q, Hq, D] in the case dtype
-  std::vector<float> lse;   // Layout::lse_size() entries, fp32, sink-inclusive, Layout::lse_offset
-  double seconds = 0;       // time of the forward pass proper (device time on GPUs); 0 if untimed
+  Tensor o;                // [total_q, Hq, D] in the case dtype
+  std::vector<float> lse;  // Layout::lse_size() entries, fp32, sink-inclusive, Layout::lse_offset
+  double seconds = 0;      // time of the forward pass proper (device time on GPUs); 0 if untimed
 };
 
 class Impl {

@@ -6,7 +6,9 @@
 
 namespace sinkbench {
 
-std::string_view device_name(Device d) { return d == Device::cpu ? "cpu" : "cuda"; }
+std::string_view device_name(Device d) {
+  return d == Device::cpu ? "cpu" : "cuda";
+}
 
 const std::vector<std::unique_ptr<Impl>>& all_impls() {
   static const std::vector<std::unique_ptr<Impl>> impls = [] {
@@ -28,7 +30,8 @@ const Impl* find_impl(const std::string& name) {
 
 std::vector<std::string> impl_names() {
   std::vector<std::string> names;
-  for (const auto& i : all_impls()) names.push_back(i->name());
+  for (const auto& i : all_impls())
+    names.push_back(i->name());
   return names;
 }
 

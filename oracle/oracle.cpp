@@ -15,6 +15,7 @@ namespace sinkbench {
 namespace {
 
 using MatR = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 constexpr int64_t kBlockRows = 64;
 
@@ -110,8 +111,10 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
   res.o.assign(rows.size() * nh * size_t(D), 0.0);
   res.m.assign(rows.size() * nh * size_t(D), 0.0);
   res.l.assign(rows.size() * nh * size_t(D), 0.0);
+  res.l_acc.assign(rows.size() * nh * size_t(D), 0.0);
   res.lse.assign(rows.size() * nh, kNegInf);
   res.lse_sens.assign(rows.size() * nh, 0.0);
+  res.lse_sens_acc.assign(rows.size() * nh, 0.0);
   const double scale = double(in.scale);
 
   size_t seq_begin = 0;
@@ -128,7 +131,8 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
       for (size_t t = 0; t < nh; ++t)
         if (rows.heads[t] / c.gqa() == hk) group.push_back({rows.heads[t], t});
       if (group.empty()) continue;
-      MatR K(sk, D), VA(sk, 2 * D);  // VA = [V | |V|]
+      MatR K(sk, D), VA(sk, 2 * D);   // VA = [V | |V|]
+      MatF Kabs(sk, D), Vabs(sk, D);  // error scales need ~1% accuracy: float GEMMs suffice
 #pragma omp parallel for schedule(static)
       for (int64_t j = 0; j < sk; ++j) {
         for (int d = 0; d < D; ++d) {
@@ -136,6 +140,8 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
           const double v = in.v.get(L.kv_offset(s, j, hk) + d);
           VA(j, d) = v;
           VA(j, D + d) = std::fabs(v);
+          Kabs(j, d) = std::fabs(float(K(j, d)));
+          Vabs(j, d) = std::fabs(float(v));
         }
       }
       const int64_t tasks = int64_t(group.size() * blocks.size());
@@ -150,14 +156,20 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
         for (int64_t r = 0; r < nr; ++r)
           for (int d = 0; d < D; ++d)
             Q(r, d) = scale * double(in.q.get(L.q_offset(s, rows.row[blk.begin + r], h) + d));
+        const MatF Qabs = Q.cast<float>().cwiseAbs();
         MatR S(nr, ks.cols());
+        MatF Shat(nr, ks.cols());  // scale sum_d |q_id| |k_jd| >= |s_ij|
         MatR Vsel(ks.cols(), 2 * D);
+        MatF Vabs_sel(ks.cols(), D);
         for (int u = 0, col = 0; u < ks.n; col += int(ks.r[u].size()), ++u) {
-          S.middleCols(col, ks.r[u].size()).noalias() =
-              Q * K.middleRows(ks.r[u].lo, ks.r[u].size()).transpose();
-          Vsel.middleRows(col, ks.r[u].size()) = VA.middleRows(ks.r[u].lo, ks.r[u].size());
+          const int64_t lo = ks.r[u].lo, n = ks.r[u].size();
+          S.middleCols(col, n).noalias() = Q * K.middleRows(lo, n).transpose();
+          Shat.middleCols(col, n).noalias() = Qabs * Kabs.middleRows(lo, n).transpose();
+          Vsel.middleRows(col, n) = VA.middleRows(lo, n);
+          Vabs_sel.middleRows(col, n) = Vabs.middleRows(lo, n);
         }
-        MatR PS(nr, ks.cols());  // |s_ij| before exp, then P_ij |s_ij|
+        MatR PS(nr, ks.cols());      // |s_ij| + |s_ij - m_i| before exp, then times P_ij
+        MatF PW(2 * nr, ks.cols());  // rows [0, nr): PS as float; rows [nr, 2nr): P_ij shat_ij
         std::vector<char> has_keys(static_cast<size_t>(nr));
         for (int64_t r = 0; r < nr; ++r) {
           KeyRange vis[2];
@@ -167,13 +179,17 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
           const size_t out = res.at(blk.begin + size_t(r), hidx);
           if (!has_keys[size_t(r)]) {
             S.row(r).setZero();
-            PS.row(r).setZero();
+            PW.row(r).setZero();
+            PW.row(nr + r).setZero();
             res.lse[out] = sigma;
-            res.lse_sens[out] = std::isinf(sigma) ? 0.0 : std::fabs(sigma);
+            res.lse_sens[out] = res.lse_sens_acc[out] = std::isinf(sigma) ? 0.0 : std::fabs(sigma);
             continue;
           }
-          PS.row(r) = (S.row(r).array() > kNegInf).select(S.row(r).cwiseAbs(), 0.0);
           const double mx = std::max(sigma, S.row(r).maxCoeff());
+          // Logit-domain magnitude of a key: the logit and its distance to the row maximum, the
+          // two values an implementation may store (eager rounds both).
+          PS.row(r) = (S.row(r).array() > kNegInf)
+                          .select(S.row(r).array().abs() + (S.row(r).array() - mx).abs(), 0.0);
           // Vectorised exp maps -inf to a subnormal, not 0; terms below 1e-300 (relative to the
           // row maximum, 1) cannot move a double sum, and subnormals would slow the GEMM 50x.
           S.row(r) = (S.row(r).array() - mx).exp();
@@ -181,20 +197,28 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
           const double z = std::exp(sigma - mx) + S.row(r).sum();
           S.row(r) /= z;
           res.lse[out] = mx + std::log(z);
-          PS.row(r) = PS.row(r).cwiseProduct(S.row(r));
           const double p_sink = std::exp(sigma - res.lse[out]);
-          res.lse_sens[out] = PS.row(r).sum() + (std::isinf(sigma) ? 0.0 : p_sink * std::fabs(sigma));
+          const double sink_term =
+              std::isinf(sigma) ? 0.0 : p_sink * (std::fabs(sigma) + std::fabs(sigma - mx));
+          const double sink_term_acc = std::isinf(sigma) ? 0.0 : p_sink * std::fabs(sigma);
+          PS.row(r) = PS.row(r).cwiseProduct(S.row(r));
+          PW.row(r) = PS.row(r).cast<float>();
+          PW.row(nr + r) = Shat.row(r).cwiseProduct(S.row(r).cast<float>());
+          res.lse_sens[out] = PS.row(r).sum() + sink_term;
+          res.lse_sens_acc[out] = double(PW.row(nr + r).sum()) + sink_term_acc;
         }
         const MatR OM = S * Vsel;
-        const MatR AL = PS * Vsel.rightCols(D);  // sum_j P_ij |s_ij| |v_jd|
+        const MatF AL = PW * Vabs_sel;  // sum_j P_ij (|s_ij| + |s_ij - m_i|) |v_jd|, then with shat
         for (int64_t r = 0; r < nr; ++r) {
           if (!has_keys[size_t(r)]) continue;
           const size_t out = res.at(blk.begin + size_t(r), hidx, 0);
           for (int d = 0; d < D; ++d) {
             res.o[out + size_t(d)] = OM(r, d);
             res.m[out + size_t(d)] = OM(r, D + d);
-            res.l[out + size_t(d)] =
-                AL(r, d) + res.lse_sens[res.at(blk.begin + size_t(r), hidx)] * std::fabs(OM(r, d));
+            const size_t row_out = res.at(blk.begin + size_t(r), hidx);
+            res.l[out + size_t(d)] = AL(r, d) + res.lse_sens[row_out] * std::fabs(OM(r, d));
+            res.l_acc[out + size_t(d)] =
+                AL(nr + r, d) + res.lse_sens_acc[row_out] * std::fabs(OM(r, d));
           }
         }
       }

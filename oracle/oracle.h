@@ -15,14 +15,19 @@ namespace sinkbench {
 struct OracleResult {
   RowSet rows;  // which (sequence, row) pairs and heads were evaluated
   int head_dim = 0;
-  std::vector<double> o;    // [rows, heads, D]
-  std::vector<double> m;    // [rows, heads, D]: sum_j P_ij |v_jd|
-  // [rows, heads, D]: sum_j P_ij |s_ij| |v_jd| + lse_sens_i |o_id|, a bound on how far o moves
-  // when every logit and the sink move by a relative u (|ds| <= u|s|): do <= u * l.
+  std::vector<double> o;  // [rows, heads, D]
+  std::vector<double> m;  // [rows, heads, D]: sum_j P_ij |v_jd|
+  // [rows, heads, D]: sum_j P_ij g_ij |v_jd| + lse_sens_i |o_id| with g_ij = |s_ij| + |s_ij - m_i|
+  // (m_i the row maximum, sink included): a bound on how far o moves when every logit-domain
+  // value (a logit, or its distance to the maximum) moves by a relative u: do <= u * l.
   std::vector<double> l;
+  // [rows, heads, D]: the same with |s_ij| replaced by shat_ij = scale sum_d |q_id| |k_jd|, the
+  // scale of a logit's fp32 dot-product error (which is relative to shat, not to |s|).
+  std::vector<double> l_acc;
   std::vector<double> lse;  // [rows, heads]: log(exp(sigma) + sum_j exp(s_ij)); -inf if empty
-  // [rows, heads]: sum_j P_ij |s_ij| + p_sink |sigma|, the same bound for lse: dlse <= u * lse_sens.
+  // [rows, heads]: sum_j P_ij g_ij + p_sink g_sink, the same bound for lse: dlse <= u * lse_sens.
   std::vector<double> lse_sens;
+  std::vector<double> lse_sens_acc;  // [rows, heads]: with shat_ij in place of |s_ij|
   size_t at(size_t row, size_t head) const { return row * rows.heads.size() + head; }
   size_t at(size_t row, size_t head, int d) const { return at(row, head) * size_t(head_dim) + d; }
 };

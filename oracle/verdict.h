@@ -23,19 +23,19 @@ struct Policy {
 };
 
 struct Metrics {
-  int64_t elements = 0;      // judged output elements (evaluated rows x heads x D)
-  double max_abs = 0;        // max |o^ - o|
-  double rel_l2 = 0;         // ||o^ - o|| / ||o||
-  double cw = 0;             // max |o^ - o| / (u M): componentwise error in units of u P|V|
-  double floor_cw = 0;       // the same for round(o), the exactly rounded output
-  double floor_l2 = 0;       // ||round(o) - o|| / ||o||
-  double floor_ratio = 0;    // rel_l2 / floor_l2: 1 means no worse than rounding the exact output
-  double o_budget = 0;       // max |o^ - o| / bound: the policy passes o when <= 1
-  double lse_abs = 0;        // max |lse^ - lse|
-  double lse_budget = 0;     // max |lse^ - lse| / lse bound: passes when <= 1
-  int64_t nan_count = 0;     // NaN in o^ where the oracle is finite
-  int64_t inf_count = 0;     // +-inf in o^
-  int64_t lse_nan_count = 0; // NaN in lse^
+  int64_t elements = 0;       // judged output elements (evaluated rows x heads x D)
+  double max_abs = 0;         // max |o^ - o|
+  double rel_l2 = 0;          // ||o^ - o|| / ||o||
+  double cw = 0;              // max |o^ - o| / (u M): componentwise error in units of u P|V|
+  double floor_cw = 0;        // the same for round(o), the exactly rounded output
+  double floor_l2 = 0;        // ||round(o) - o|| / ||o||
+  double floor_ratio = 0;     // rel_l2 / floor_l2: 1 means no worse than rounding the exact output
+  double o_budget = 0;        // max |o^ - o| / bound: the policy passes o when <= 1
+  double lse_abs = 0;         // max |lse^ - lse|
+  double lse_budget = 0;      // max |lse^ - lse| / lse bound: passes when <= 1
+  int64_t nan_count = 0;      // NaN in o^ where the oracle is finite
+  int64_t inf_count = 0;      // +-inf in o^
+  int64_t lse_nan_count = 0;  // NaN in lse^
   // The element with the largest o_budget.
   int worst_seq = 0;
   int64_t worst_row = 0;

@@ -1,16 +1,33 @@
-// impls/eager_concat/eager_concat.h — the eager (transformers GPT-OSS) algorithm on the CPU, also
-// called by paged's eager_paged after it gathers pages into contiguous K/V.
+// impls/eager_concat/eager_concat.h — the eager (transformers GPT-OSS) algorithm on the CPU
+// (implementation layer), also called by paged's eager_paged after it gathers pages into
+// contiguous K/V. Rounding points and the lse it returns: docs/impls/eager_concat.md.
 #pragma once
 
+#include <memory>
+
+#include "impls/faults.h"
 #include "impls/impl.h"
 
 namespace sinkbench {
 
 struct EagerOptions {
-  bool softmax_fp32 = false;  // keep P in fp32 (transformers' eager_paged) instead of the dtype
+  // transformers' eager_paged path: softmax(x, dtype=float32).to(query.dtype) instead of
+  // softmax(x, dtype=query.dtype). Both compute in fp32 and round P to the dtype once before
+  // P @ V, so the rounding points (and this CPU reference's bits) are the same; the flag names the
+  // code path so reports can tell the two apart.
+  bool softmax_fp32 = false;
+  Faults faults;  // planted defects for tests; all off by default
+  // Diagnostics for tests, off in every registered impl: each removes one rounding that policy v1
+  // does not model, so a test can attribute a failure to it (docs/impls/eager_concat.md).
+  bool exact_logits = false;  // q.k accumulated in double and rounded once, not in fp32 steps
+  bool exact_shift = false;   // combined - max kept in fp32 instead of rounded to the dtype
 };
 
-// Rounding points as transformers' eager path (docs/impls.md); o in the case dtype, fp32 lse.
+// o in the case dtype; lse is the sink-inclusive max + log(sum) of the fp32 softmax stage.
 ForwardResult eager_concat_forward(const CaseSpec& c, const Inputs& in, const EagerOptions& opt);
+
+// "eager_concat/cpu" or "eager_concat-softmax_fp32/cpu" with the given options (tests use it to
+// switch faults on).
+std::unique_ptr<Impl> make_eager_concat_cpu(EagerOptions opt);
 
 }  // namespace sinkbench

@@ -12,7 +12,8 @@ struct TiledTraits {
   static constexpr int kHeadDim = HeadDim;
   static constexpr int kBlockM = HeadDim <= 128 ? 128 : 64;  // query rows per CTA
   static constexpr int kBlockN = HeadDim <= 64 ? 128 : 64;   // keys per inner step
-  static_assert(HeadDim % 8 == 0 && HeadDim >= 8 && HeadDim <= 256, "head_dim: multiple of 8 in [8, 256]");
+  static_assert(HeadDim % 8 == 0 && HeadDim >= 8 && HeadDim <= 256,
+                "head_dim: multiple of 8 in [8, 256]");
   static_assert(kBlockM % 16 == 0 && kBlockN % 16 == 0, "tiles are multiples of the MMA shape");
 };
 

@@ -3,6 +3,10 @@
 #include "cases/suite.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "core/error.h"
 
@@ -93,6 +97,42 @@ TEST(Suite, BuiltInSuitesLoad) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("unknown suite 'nosuch'"), std::string::npos);
   }
+}
+
+TEST(Suite, IncludeJoinsSuitesOnceAndReportsBadIncludes) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      fs::temp_directory_path() / ("sinkbench_include_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "a.yaml") << "base: {head_dim: 32}\naxes:\n  dtype: [fp32, bf16]\n";
+  std::ofstream(dir / "b.yaml") << "base: {head_dim: 32}\naxes:\n  dtype: [bf16, fp16]\n";
+  std::ofstream(dir / "u.yaml") << "include: [a, b]\ncases: [{dtype: fp16, sq: 7}]\n";
+  std::ofstream(dir / "loop.yaml") << "include: [loop]\n";
+  std::ofstream(dir / "missing.yaml") << "include: [nowhere]\n";
+  const Suite u = load_suite_file((dir / "u.yaml").string());
+  ASSERT_EQ(u.cases.size(), 4u);  // fp32, bf16, fp16 (bf16 of b counted once), fp16 sq 7
+  EXPECT_EQ(u.cases[0].dtype, DType::f32);
+  EXPECT_EQ(u.cases[2].dtype, DType::f16);
+  EXPECT_EQ(u.cases[3].seqlen_q, 7);
+  auto error = [&](const char* name) {
+    try {
+      load_suite_file((dir / name).string());
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(error("loop.yaml").find("a cycle?"), std::string::npos);
+  EXPECT_NE(error("missing.yaml").find("include 'nowhere'"), std::string::npos);
+  EXPECT_NE(error("missing.yaml").find("unknown suite 'nowhere'"), std::string::npos);
+  const Suite full = load_suite("full");
+  size_t parts = 0;
+  for (const char* name : {"smoke", "edge", "gpt-oss", "long"})
+    parts += load_suite(name).cases.size();
+  EXPECT_GT(full.cases.size(), 0u);
+  EXPECT_LE(full.cases.size(), parts);
+  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -34,11 +34,11 @@ inline Judged run_and_judge(const Impl& impl, const CaseSpec& c) {
 
 inline std::string summary(const Judged& j) {
   const Metrics& m = j.metrics;
-  return fmt::format("{} {} | cw {:.3g} floor_cw {:.3g} ratio {:.3f} o_budget {:.3g} lse_abs {:.3g} "
-                     "lse_budget {:.3g} nan {} | {}",
-                     status_name(j.verdict.status), j.verdict.bound, m.cw, m.floor_cw,
-                     m.floor_ratio, m.o_budget, m.lse_abs, m.lse_budget, m.nan_count,
-                     j.verdict.detail);
+  return fmt::format(
+      "{} {} | cw {:.3g} floor_cw {:.3g} ratio {:.3f} o_budget {:.3g} lse_abs {:.3g} "
+      "lse_budget {:.3g} nan {} | {}",
+      status_name(j.verdict.status), j.verdict.bound, m.cw, m.floor_cw, m.floor_ratio, m.o_budget,
+      m.lse_abs, m.lse_budget, m.nan_count, j.verdict.detail);
 }
 
 }  // namespace sinkbench::testing

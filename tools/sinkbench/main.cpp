@@ -1,5 +1,5 @@
-// tools/sinkbench/main.cpp — the `sinkbench` command line: subcommands and exit codes
-// (0 success, 1 a failed verdict, 2 bad usage or input).
+// tools/sinkbench/main.cpp — the `sinkbench` command line: subcommands (list, run, merge, oracle)
+// and exit codes (0 success, 1 a failed verdict, 2 bad usage or input, 3 internal error).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -10,7 +10,11 @@
 #include "cases/suite.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "impls/impl.h"
 #include "oracle/oracle.h"
+#include "reports/merge.h"
+#include "tools/sinkbench/runner.h"
+#include "tools/sinkbench/sweep.h"
 
 namespace sinkbench {
 namespace {
@@ -51,6 +55,57 @@ int run_oracle(const OracleOptions& opt) {
   return 0;
 }
 
+struct ListOptions {
+  std::string what;
+  std::string suite = "smoke";
+  std::string filter;
+  std::string shard;
+};
+
+int list_impls() {
+  const DeviceInfo gpu = query_device();
+  if (all_impls().empty()) fmt::print("(no implementation is built into this binary yet)\n");
+  for (const auto& impl : all_impls()) {
+    const bool usable = impl->device() == Device::cpu || gpu.present;
+    fmt::print("{:<34} {:<5} {:<12} {}\n", impl->name(), device_name(impl->device()),
+               usable ? "available" : "unavailable", impl->description());
+  }
+  if (!gpu.present) fmt::print("# CUDA: {}\n", gpu.reason);
+  return 0;
+}
+
+int list_suites() {
+  for (const std::string& name : sinkbench::list_suites()) {
+    const Suite s = load_suite(name);
+    fmt::print("{:<10} {:>6} cases  {}\n", name, s.cases.size(), s.description);
+  }
+  return 0;
+}
+
+int list_cases(const ListOptions& opt) {
+  const Suite suite = load_suite(opt.suite);
+  const Shard shard = opt.shard.empty() ? Shard{} : parse_shard(opt.shard);
+  for (const CaseSpec& c : planned_cases(suite, Filter::parse(opt.filter), shard))
+    fmt::print("{}  {}\n", case_id(c), case_label(c));
+  return 0;
+}
+
+int run_list(const ListOptions& opt) {
+  if (opt.what == "impls") return list_impls();
+  if (opt.what == "suites") return list_suites();
+  return list_cases(opt);
+}
+
+std::string quoted_command_line(int argc, char** argv) {
+  std::string out;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool plain = !a.empty() && a.find_first_of(" \t'\"$\\") == std::string::npos;
+    out += (i ? " " : "") + (plain ? a : "'" + a + "'");
+  }
+  return out;
+}
+
 }  // namespace
 }  // namespace sinkbench
 
@@ -59,6 +114,49 @@ int main(int argc, char** argv) {
   CLI::App app{"sinkbench: verify and benchmark attention with learned sinks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string(SINKBENCH_VERSION));
+
+  ListOptions list_opt;
+  CLI::App* list =
+      app.add_subcommand("list", "List implementations, suites or the cases of a suite");
+  list->add_option("what", list_opt.what, "impls, suites or cases")
+      ->required()
+      ->check(CLI::IsMember({"impls", "suites", "cases"}));
+  list->add_option("--suite", list_opt.suite, "Suite whose cases to list (name or .yaml path)")
+      ->capture_default_str();
+  list->add_option("--filter", list_opt.filter, "Filter expression, e.g. dtype=bf16,sk>=1024");
+  list->add_option("--shard", list_opt.shard, "Only the cases of shard i/n (0 <= i < n)");
+
+  RunOptions run_opt;
+  CLI::App* run = app.add_subcommand(
+      "run",
+      "Run a suite through every chosen implementation, judge each result against the FP64 "
+      "oracle and write an HDF5 results file (exit 0 all pass, 1 any failure, 2 bad input)");
+  run->add_option("--suite", run_opt.suite, "Built-in suite name or path to a .yaml file")
+      ->capture_default_str();
+  run->add_option("--impl", run_opt.impls,
+                  "Implementation(s) to run, repeatable or comma-separated (default: all)");
+  run->add_option("--device", run_opt.device, "Devices whose implementations run")
+      ->check(CLI::IsMember({"cpu", "cuda", "all"}))
+      ->capture_default_str();
+  run->add_option("--filter", run_opt.filter,
+                  "Filter expression over case fields, e.g. dtype=bf16,mask=causal,sk>=1024");
+  run->add_option("-o,--output", run_opt.out, "Results file (HDF5)")->capture_default_str();
+  run->add_flag("--keep-arrays", run_opt.keep_arrays,
+                "Store inputs, oracle outputs and every implementation's o and lse per case");
+  run->add_flag("--resume", run_opt.resume,
+                "Continue the interrupted run of -o (or extend a finished one) with the same "
+                "options");
+  run->add_option("--shard", run_opt.shard,
+                  "Run only shard i of n (0 <= i < n), a deterministic partition by case id");
+  run->add_option("--threads", run_opt.threads, "OpenMP threads (default: OMP_NUM_THREADS or all)")
+      ->check(CLI::NonNegativeNumber);
+
+  std::vector<std::string> merge_inputs;
+  std::string merge_out;
+  CLI::App* merge = app.add_subcommand(
+      "merge", "Merge results files of shards of one sweep into one file, in canonical order");
+  merge->add_option("inputs", merge_inputs, "Results files to merge")->required();
+  merge->add_option("-o,--output", merge_out, "Merged results file")->required();
 
   OracleOptions oracle_opt;
   CLI::App* oracle = app.add_subcommand(
@@ -77,7 +175,18 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  const std::string command_line = quoted_command_line(argc, argv);
   try {
+    if (list->parsed()) return run_list(list_opt);
+    if (run->parsed()) {
+      run_opt.command_line = command_line;
+      return run_sweep(run_opt);
+    }
+    if (merge->parsed()) {
+      merge_runs(merge_inputs, merge_out, command_line);
+      std::printf("%s: merged %zu files\n", merge_out.c_str(), merge_inputs.size());
+      return 0;
+    }
     if (oracle->parsed()) return run_oracle(oracle_opt);
   } catch (const InputError& e) {
     std::fprintf(stderr, "sinkbench: error: %s\n", e.what());

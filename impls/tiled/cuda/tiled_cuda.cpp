@@ -1,0 +1,217 @@
+// impls/tiled/cuda/tiled_cuda.cpp — host side of tiled/cuda (g++): support check, device
+// buffers, on-device input generation with a bitwise spot check against the given inputs,
+// guarded outputs and the Impl registered by impls/cuda/cuda_registry.cpp.
+#include "impls/tiled/cuda/tiled_cuda.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "cases/cuda/generate_cuda.h"
+#include "cases/rng.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "impls/tiled/cuda/tiled_dispatch.h"
+#include "impls/tiled/tiled.h"
+#include "impls/tiled/tiled_traits.h"
+
+namespace sinkbench::tiled_cuda {
+
+namespace {
+
+const DeviceInfo& device() {
+  static const DeviceInfo d = query_device(0);
+  return d;
+}
+
+// Generates tensor `tag` of the case into `buf` on the device; if `host` is given, compares bits
+// and uploads `host` where they differ. Returns true when it uploaded.
+bool generate_tensor(const CaseSpec& c, uint32_t tag, int64_t count, cuda::DeviceBuffer& buf,
+                     const Tensor* host) {
+  cuda_gen::GenParams g;
+  g.out = buf.get();
+  g.count = count;
+  g.seed = c.seed;
+  g.tag = tag;
+  g.input = int(c.input);
+  g.head_dim = c.head_dim;
+  g.dtype = c.dtype;
+  SB_CUDA(cuda_gen::launch_generate(g, nullptr));
+  SB_CUDA(cudaDeviceSynchronize());
+  if (host == nullptr || count == 0) return false;
+  if (host->numel() != count || host->dtype() != c.dtype)
+    throw InternalError(fmt::format("tiled/cuda: input tensor {} does not match the case layout",
+                                    host->describe()));
+  const size_t es = size_t(dtype_size(c.dtype));
+  const auto* want = static_cast<const unsigned char*>(host->data());
+  bool same = true;
+  if (size_t(count) * es <= (size_t(16) << 20)) {
+    std::vector<unsigned char> got(size_t(count) * es);
+    SB_CUDA(cudaMemcpy(got.data(), buf.get(), got.size(), cudaMemcpyDeviceToHost));
+    same = std::memcmp(got.data(), want, got.size()) == 0;
+  } else {
+    constexpr int kSamples = 4096;
+    for (int s = 0; s < kSamples && same; ++s) {
+      const int64_t i = s == kSamples - 1 ? count - 1 : int64_t(double(s) / kSamples * count);
+      uint32_t got = 0;
+      SB_CUDA(cudaMemcpy(&got, static_cast<const char*>(buf.get()) + size_t(i) * es, es,
+                         cudaMemcpyDeviceToHost));
+      same = std::memcmp(&got, want + size_t(i) * es, es) == 0;
+    }
+  }
+  if (!same) buf.upload(host->data(), size_t(count) * es);
+  return !same;
+}
+
+}  // namespace
+
+Support supports_case(const CaseSpec& c) {
+  const std::string why = unsupported_reason(c.dtype, c.head_dim);
+  if (!why.empty()) return Support::no(why);
+  if (c.heads_kv <= 0 || c.heads_q % c.heads_kv != 0)
+    return Support::no("heads_q must be a multiple of heads_kv");
+  const DeviceInfo& d = device();
+  if (!d.present) return Support::no("no GPU: " + d.reason);
+  if (d.sm_major != 9 || d.sm_minor != 0)
+    return Support::no(
+        fmt::format("built for sm_90a; device is {} (sm_{}{})", d.name, d.sm_major, d.sm_minor));
+  return Support::yes();
+}
+
+DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in) : case_(c), layout_(make_layout(c)) {
+  const Layout& l = layout_;
+  const int64_t nq = l.total_q() * c.heads_q * c.head_dim;
+  const int64_t nk = l.total_k() * c.heads_kv * c.head_dim;
+  const size_t es = size_t(dtype_size(c.dtype));
+  q_ = cuda::DeviceBuffer(std::max<size_t>(1, size_t(nq) * es));
+  k_ = cuda::DeviceBuffer(std::max<size_t>(1, size_t(nk) * es));
+  v_ = cuda::DeviceBuffer(std::max<size_t>(1, size_t(nk) * es));
+  uploaded_ |= generate_tensor(c, rng::kQ, nq, q_, in ? &in->q : nullptr);
+  uploaded_ |= generate_tensor(c, rng::kK, nk, k_, in ? &in->k : nullptr);
+  uploaded_ |= generate_tensor(c, rng::kV, nk, v_, in ? &in->v : nullptr);
+
+  std::vector<float> sinks;
+  if (in != nullptr) {
+    sinks = in->sinks;
+  } else if (c.has_sink()) {
+    for (int h = 0; h < c.heads_q; ++h)
+      sinks.push_back(sink_value(c, h));
+  }
+  if (!sinks.empty()) {
+    sinks_ = cuda::DeviceBuffer(sinks.size() * sizeof(float));
+    sinks_.upload(sinks.data(), sinks.size() * sizeof(float));
+  }
+  cu_q_ = cuda::DeviceBuffer(l.cu_q.size() * sizeof(int64_t));
+  cu_q_.upload(l.cu_q.data(), l.cu_q.size() * sizeof(int64_t));
+  cu_k_ = cuda::DeviceBuffer(l.cu_k.size() * sizeof(int64_t));
+  cu_k_.upload(l.cu_k.data(), l.cu_k.size() * sizeof(int64_t));
+  o_ = cuda::GuardedBuffer(nq, int(es));
+  lse_ = cuda::GuardedBuffer(l.lse_size(), int(sizeof(float)));
+
+  FwdParams& p = params_;
+  p.q = q_.get();
+  p.k = k_.get();
+  p.v = v_.get();
+  p.o = o_.data();
+  p.lse = static_cast<float*>(lse_.data());
+  p.maybe_sinks = sinks.empty() ? nullptr : static_cast<const float*>(sinks_.get());
+  p.cu_seqlens_q = static_cast<const int64_t*>(cu_q_.get());
+  p.cu_seqlens_k = static_cast<const int64_t*>(cu_k_.get());
+  p.q_row_stride = int64_t(c.heads_q) * c.head_dim;
+  p.q_head_stride = c.head_dim;
+  p.k_row_stride = int64_t(c.heads_kv) * c.head_dim;
+  p.k_head_stride = c.head_dim;
+  p.v_row_stride = p.k_row_stride;
+  p.v_head_stride = c.head_dim;
+  p.o_row_stride = p.q_row_stride;
+  p.o_head_stride = c.head_dim;
+  if (l.varlen) {
+    p.lse_seq_stride = 0;
+    p.lse_head_stride = l.total_q();
+    p.lse_packed_rows = true;
+  } else {
+    p.lse_seq_stride = int64_t(c.heads_q) * l.sq(0);
+    p.lse_head_stride = l.sq(0);
+    p.lse_packed_rows = false;
+  }
+  p.num_seqs = l.seqs;
+  p.heads_q = c.heads_q;
+  p.heads_kv = c.heads_kv;
+  p.head_dim = c.head_dim;
+  p.max_seqlen_q = 0;
+  for (int s = 0; s < l.seqs; ++s)
+    p.max_seqlen_q = std::max(p.max_seqlen_q, l.sq(s));
+  p.mask = c.mask;
+  p.scale = c.scale_f32();
+  p.scale_log2 = p.scale * 1.4426950408889634f;
+}
+
+double DeviceCase::run(cudaStream_t stream, int block_m) {
+  // Rows per CTA: windows at D 128 visit 4-5 key tiles of 64 per CTA and are latency-bound, so
+  // 64-row CTAs (two per SM) won there on the H100 (bench/RESULTS.md: 530 -> 765 GB/s); at D 64
+  // they did not (BLOCK_N 128 tiles already feed 128 rows); long causal/full rows take 128.
+  if (block_m == 0) {
+    const MaskKind k = case_.mask.kind;
+    const bool windowed = k == MaskKind::sliding_window || k == MaskKind::sink_tokens;
+    block_m = windowed && case_.head_dim == 128 ? 64 : 128;
+  }
+  o_.poison(stream);
+  lse_.poison(stream);
+  cuda::EventTimer timer;
+  timer.start(stream);
+  SB_CUDA(dispatch_fwd(case_.dtype, case_.head_dim, [&]<DType T, int HD>() {
+    return block_m == 64 ? launch_fwd<T, HD, 64>(params_, stream)
+                         : launch_fwd<T, HD, TiledTraits<HD>::kBlockM>(params_, stream);
+  }));
+  timer.stop(stream);
+  const double s = timer.seconds();
+  SB_CUDA(cudaGetLastError());
+  return s;
+}
+
+ForwardResult DeviceCase::fetch() const {
+  ForwardResult r;
+  r.o = Tensor(case_.dtype, {layout_.total_q(), case_.heads_q, case_.head_dim});
+  r.lse.resize(size_t(layout_.lse_size()));
+  const std::string label = case_label(case_);
+  o_.fetch_checked(r.o.data(), "tiled/cuda o of " + label);
+  lse_.fetch_checked(r.lse.data(), "tiled/cuda lse of " + label);
+  return r;
+}
+
+namespace {
+
+class TiledCuda final : public Impl {
+ public:
+  std::string name() const override { return "tiled/cuda"; }
+  std::string family() const override { return "tiled"; }
+  Device device() const override { return Device::cuda; }
+  std::string description() const override {
+    return "FlashAttention-2 style forward on tensor cores (mma.sync m16n8k16, fp32 accumulate): "
+           "online softmax over BLOCK_N key tiles, P rounded to the dtype before P.V, sink added "
+           "once at finalize, one output rounding, fp32 sink-inclusive lse";
+  }
+  Support supports(const CaseSpec& c) const override { return supports_case(c); }
+  // Same rounding points as tiled/cpu (P rounded to the dtype before P.V), so the same floor.
+  std::optional<double> min_floor_ratio(const CaseSpec& c) const override {
+    return rounded_p_min_floor_ratio(c);
+  }
+  ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
+    DeviceCase dc(c, &in);
+    const double seconds = dc.run();
+    ForwardResult r = dc.fetch();
+    r.seconds = seconds;
+    return r;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Impl> make_tiled_cuda() {
+  return std::make_unique<TiledCuda>();
+}
+
+}  // namespace sinkbench::tiled_cuda

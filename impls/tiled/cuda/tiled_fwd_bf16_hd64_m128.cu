@@ -1,0 +1,11 @@
+// impls/tiled/cuda/tiled_fwd_bf16_hd64_m128.cu — the bf16, head dim 64, 128-row CTA instantiation
+// of the tiled forward kernel (one per file: nvcc compiles the files in parallel and rebuilds stay
+// small).
+#include "impls/tiled/cuda/tiled_fwd_kernel.cuh"
+
+namespace sinkbench::tiled_cuda {
+
+template cudaError_t launch_fwd<DType::bf16, 64, 128>(const FwdParams&, cudaStream_t);
+template LaunchShape launch_shape<DType::bf16, 64, 128>();
+
+}  // namespace sinkbench::tiled_cuda

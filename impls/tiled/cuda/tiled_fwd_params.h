@@ -1,0 +1,70 @@
+// impls/tiled/cuda/tiled_fwd_params.h — the one parameter block of the tiled forward kernel and
+// the launcher declaration. Plain C++ (no CUDA headers beyond cuda_runtime_api.h): host .cpp
+// files fill it, the .cu launchers pass it by value as a __grid_constant__ kernel parameter.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "cases/mask.h"
+#include "core/dtype.h"
+
+namespace sinkbench::tiled_cuda {
+
+struct FwdParams {
+  // Inputs, in the case dtype (bf16 or fp16 bits), packed layout of cases/case_spec.h Layout.
+  const void* q = nullptr;  // [total_q, Hq, D]
+  const void* k = nullptr;  // [total_k, Hkv, D]
+  const void* v = nullptr;  // [total_k, Hkv, D]
+  // Outputs.
+  void* o = nullptr;     // [total_q, Hq, D], same dtype as q
+  float* lse = nullptr;  // fp32, sink-inclusive, indexed as lse_offset() below
+  // Learned sink per query head (fp32 holding a dtype-exact value); nullptr: no sink (-inf).
+  const float* maybe_sinks = nullptr;
+  // Prefix sums of the per-sequence lengths, num_seqs + 1 entries each (device memory). Fixed
+  // lengths use them too (cu[s] = s * S), so one code path serves both layouts.
+  const int64_t* cu_seqlens_q = nullptr;
+  const int64_t* cu_seqlens_k = nullptr;
+
+  // Element strides (int64: a 131072-token sequence times 64 heads times 128 overflows int32).
+  int64_t q_row_stride = 0;   // between consecutive tokens of q (Hq * D when packed)
+  int64_t q_head_stride = 0;  // between query heads (D)
+  int64_t k_row_stride = 0;   // between consecutive tokens of k (Hkv * D)
+  int64_t k_head_stride = 0;  // between KV heads (D)
+  int64_t v_row_stride = 0;   // likewise for v
+  int64_t v_head_stride = 0;
+  int64_t o_row_stride = 0;   // between consecutive tokens of o (Hq * D)
+  int64_t o_head_stride = 0;  // between query heads of o (D)
+  // lse element of (seq s, head h, row i) = s * lse_seq_stride + h * lse_head_stride
+  //   + (lse_packed_rows ? cu_seqlens_q[s] + i : i).
+  int64_t lse_seq_stride = 0;    // Hq * Sq for fixed lengths, 0 for varlen
+  int64_t lse_head_stride = 0;   // Sq for fixed lengths, total_q for varlen
+  bool lse_packed_rows = false;  // varlen: rows are numbered across the packed batch
+
+  int num_seqs = 0;          // sequences in the batch (grid z)
+  int heads_q = 0;           // Hq (grid y)
+  int heads_kv = 0;          // Hkv; query head h reads KV head h / (Hq / Hkv)
+  int head_dim = 0;          // D; must equal the instantiation's head dim
+  int64_t max_seqlen_q = 0;  // longest Sq of the batch: sizes grid x
+
+  MaskRule mask;         // visibility rule of cases/mask.h (bottom-right aligned)
+  float scale = 0;       // logit scale (fp32, as CaseSpec::scale_f32)
+  float scale_log2 = 0;  // scale * log2(e): the kernel's softmax runs in base 2
+};
+
+// One instantiation per (dtype, head dim, rows per CTA), each in its own .cu file. BlockM is
+// TiledTraits<HeadDim>::kBlockM (128: more reuse of each K/V tile, for long causal/full rows)
+// or 64 (two CTAs per SM, for windows that visit 2-3 tiles and are latency-bound); the choice
+// changes no output bit. Returns the launch error (cudaSuccess when queued); does not sync.
+template <DType T, int HeadDim, int BlockM>
+cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream);
+
+// Grid and smem the launcher uses, for tests and the benchmark's occupancy notes.
+struct LaunchShape {
+  int block_m, block_n, threads, stages, smem_bytes;
+};
+template <DType T, int HeadDim, int BlockM>
+LaunchShape launch_shape();
+
+}  // namespace sinkbench::tiled_cuda

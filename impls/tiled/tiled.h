@@ -1,0 +1,32 @@
+// impls/tiled/tiled.h — the tiled (FlashAttention-2 online softmax) algorithm on the CPU, with the
+// rounding points of the tensor-core kernel. lse_renorm calls it with the sink off; tests build
+// it with planted faults through make_tiled_cpu. Rounding points: docs/impls/tiled.md.
+#pragma once
+
+#include <memory>
+#include <optional>
+
+#include "impls/faults.h"
+#include "impls/impl.h"
+
+namespace sinkbench {
+
+struct TiledOptions {
+  bool use_sink = true;  // false: sink-less attention (lse_renorm's first pass); lse excludes sigma
+  Faults faults;         // honoured: ignore_sink, window_off_by_one, lse_without_sink, gqa_modulo,
+                         // causal_top_left, unrounded_p
+};
+
+// o in the case dtype (one rounding of the fp32 accumulator), fp32 lse (sink-inclusive when the
+// sink is used), every row and head of the case.
+ForwardResult tiled_forward(const CaseSpec& c, const Inputs& in, const TiledOptions& opt);
+
+// The floor ratio below which an algorithm that rounds P~ to a 16-bit dtype before P.V cannot
+// land on case c (docs/policy.md, "floor_ratio_min of the tiled family"); nullopt for fp32 or
+// when too few evaluated rows see enough keys for the prediction to hold.
+std::optional<double> rounded_p_min_floor_ratio(const CaseSpec& c);
+
+// "tiled/cpu" with the given options (tests plant faults through it).
+std::unique_ptr<Impl> make_tiled_cpu(const TiledOptions& opt = {});
+
+}  // namespace sinkbench

@@ -1,0 +1,90 @@
+// reports/merge.cpp — reads every input, checks they belong together, writes the union sorted.
+#include "reports/merge.h"
+
+#include <filesystem>
+#include <map>
+
+#include "core/error.h"
+#include "reports/provenance.h"
+#include "reports/store.h"
+
+namespace sinkbench {
+namespace {
+
+void check_compatible(const StoredRun& first, const StoredRun& run) {
+  if (run.policy_version != first.policy_version)
+    throw InputError(run.path,
+                     "has policy version " + std::to_string(run.policy_version) + " but " +
+                         first.path + " has policy version " + std::to_string(first.policy_version),
+                     "files judged by the same policy version");
+  if (!run.complete)
+    throw InputError(run.path, "is an incomplete run (its 'complete' attribute is not 1)",
+                     "finished runs (finish it with --resume first)");
+}
+
+// Provenance of the merged file: the first input's, plus where each part came from.
+Attributes merged_attributes(const std::vector<StoredRun>& runs, const std::string& command_line) {
+  Attributes attrs;
+  for (const auto& [k, v] : runs.front().attrs)
+    if (k != "complete" && k != "end_time" && k != "shard") attrs.emplace_back(k, v);
+  std::string parts;
+  for (const StoredRun& r : runs) {
+    const auto sha = r.attribute("git_sha");
+    const auto shard = r.attribute("shard");
+    parts += r.path + " (shard " + (shard ? to_text(*shard) : "?") + ", git " +
+             (sha ? to_text(*sha) : "?") + ")\n";
+  }
+  attrs.emplace_back("merged_from", parts);
+  attrs.emplace_back("merge_command_line", command_line);
+  attrs.emplace_back("shard", std::string("all"));
+  attrs.emplace_back("complete", int64_t(0));
+  return attrs;
+}
+
+}  // namespace
+
+void merge_runs(const std::vector<std::string>& inputs, const std::string& out,
+                const std::string& command_line) {
+  if (inputs.empty()) throw InputError("merge", "no input files", "one or more results files");
+  std::vector<StoredRun> runs;
+  for (const std::string& path : inputs) {
+    runs.push_back(read_store(path));
+    check_compatible(runs.front(), runs.back());
+  }
+  // Every case once, with the results rows of the file that holds it.
+  std::map<std::string, std::pair<const StoredRun*, size_t>> cases;
+  std::map<std::string, std::vector<Row>> results;
+  for (const StoredRun& r : runs) {
+    for (size_t i = 0; i < r.cases.rows.size(); ++i) {
+      const std::string& id = r.cases.text(i, "case_id");
+      const auto [it, fresh] = cases.emplace(id, std::make_pair(&r, i));
+      if (!fresh)
+        throw InputError(r.path,
+                         "holds case " + id + ", which " + it->second.first->path + " holds too",
+                         "shards of one sweep (disjoint case sets)");
+    }
+    for (size_t i = 0; i < r.results.rows.size(); ++i)
+      results[r.results.text(i, "case_id")].push_back(r.results.rows[i]);
+  }
+  const std::string tmp = out + ".merging";
+  {
+    Store store = Store::create(tmp, merged_attributes(runs, command_line));
+    for (const auto& [id, where] : cases) {  // std::map: ascending case id
+      CaseRecord rec{where.first->cases.rows[where.second], results[id], {}};
+      Table t{result_columns(), std::move(rec.results)};
+      sort_results(t);
+      rec.results = std::move(t.rows);
+      store.append(rec);
+      store.copy_arrays(where.first->path, id);
+    }
+    store.set_attribute("end_time", utc_now());
+    store.set_attribute("complete", int64_t(1));
+    store.close();
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, out, ec);
+  if (ec)
+    throw InputError(out, "cannot rename " + tmp + " onto it: " + ec.message(), "a writable -o");
+}
+
+}  // namespace sinkbench

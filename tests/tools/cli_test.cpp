@@ -1,0 +1,292 @@
+// tests/tools/cli_test.cpp — `sinkbench` as a user runs it: a sweep killed with SIGKILL and
+// resumed equals an uninterrupted one (no row lost or duplicated), shards merged equal one run,
+// and bad input exits 2 with the valid names and leaves files untouched.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "reports/store.h"
+
+extern char** environ;
+
+namespace sinkbench {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kTinySuite = R"(name: tiny
+base: {heads_q: 2, gqa: 2, head_dim: 32, sink: band:4:8, seed: 7}
+axes:
+  dtype: [fp32, bf16]
+  mask: [none, causal, {mask: sliding_window, window: 5}]
+  shape: [{sq: 1, sk: 9}, {sq: 13, sk: 21}]
+)";
+constexpr size_t kTinyCases = 12;
+
+struct Env {
+  std::string dir, suite;
+};
+
+Env make_env(const std::string& name) {
+  const fs::path d =
+      fs::temp_directory_path() / ("sinkbench_cli_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  std::ofstream(d / "tiny.yaml") << kTinySuite;
+  return {d.string(), (d / "tiny.yaml").string()};
+}
+
+// Starts the binary with args; stdout and stderr go to `log`.
+pid_t spawn(const std::vector<std::string>& args, const std::string& log,
+            const std::vector<std::string>& extra_env = {}) {
+  std::vector<std::string> all = {SINKBENCH_BIN};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_store(extra_env);
+  for (char** e = environ; *e; ++e)
+    env_store.push_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_store)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, SINKBENCH_BIN, &fa, nullptr, argv.data(), envp.data()), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Result {
+  int code;
+  std::string output;
+};
+Result run(const Env& env, const std::vector<std::string>& args,
+           const std::vector<std::string>& extra_env = {}) {
+  const std::string log = env.dir + "/log.txt";
+  const int code = wait_exit(spawn(args, log, extra_env));
+  return {code, slurp(log)};
+}
+
+int committed_cases(const std::string& journal) {
+  const std::string text = slurp(journal);
+  const int lines = int(std::count(text.begin(), text.end(), '\n'));
+  return lines > 0 ? lines - 1 : 0;  // the first line is the header
+}
+
+// Rows a run writes per case: one per built-in implementation, on any device.
+size_t impl_count(const Env& env) {
+  const Result r = run(env, {"list", "impls"});
+  size_t n = 0;
+  std::istringstream in(r.output);
+  for (std::string line; std::getline(in, line);)
+    n += (line.find(" cpu ") != std::string::npos || line.find(" cuda ") != std::string::npos)
+             ? 1
+             : 0;  // a run lists every built-in implementation, unavailable ones as skipped
+  return n;
+}
+
+// The results and cases tables without timing columns, as sorted sets of rendered rows.
+std::vector<std::string> rows_of(const Table& t) {
+  std::vector<std::string> out;
+  for (const Row& r : t.rows) {
+    std::string line;
+    for (const Value& v : without_timing(t.columns, r))
+      line += to_text(v) + "|";
+    out.push_back(line);
+  }
+  return out;
+}
+
+void expect_same_run(const std::string& got_path, const std::string& want_path) {
+  const StoredRun got = read_store(got_path), want = read_store(want_path);
+  EXPECT_TRUE(got.complete);
+  const auto got_cases = rows_of(got.cases), want_cases = rows_of(want.cases);
+  EXPECT_EQ(got_cases, want_cases);  // same rows in the same (canonical) order
+  EXPECT_EQ(std::set<std::string>(got_cases.begin(), got_cases.end()).size(), got_cases.size());
+  EXPECT_EQ(rows_of(got.results), rows_of(want.results));
+}
+
+TEST(Cli, HelpOnEverySubcommand) {
+  const Env env = make_env("help");
+  for (const char* sub : {"run", "list", "merge", "oracle"}) {
+    const Result r = run(env, {sub, "--help"});
+    EXPECT_EQ(r.code, 0) << sub;
+    EXPECT_NE(r.output.find("Usage"), std::string::npos) << sub;
+  }
+}
+
+TEST(Cli, KilledSweepResumesToTheUninterruptedResult) {
+  const Env env = make_env("kill");
+  const std::string clean = env.dir + "/clean.h5", out = env.dir + "/killed.h5";
+  const Result full = run(env, {"run", "--suite", env.suite, "-o", clean});
+  ASSERT_TRUE(full.code == 0 || full.code == 1) << full.output;
+  const StoredRun reference = read_store(clean);
+  ASSERT_EQ(reference.cases.rows.size(), kTinyCases);
+  EXPECT_EQ(reference.results.rows.size(), kTinyCases * impl_count(env));
+
+  // Each case sleeps between its HDF5 append and its journal commit: the kill lands mid-case.
+  const pid_t pid = spawn({"run", "--suite", env.suite, "-o", out}, env.dir + "/killed.log",
+                          {"SINKBENCH_TEST_COMMIT_DELAY_MS=150"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (committed_cases(out + ".journal") < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  ::kill(pid, SIGKILL);
+  EXPECT_EQ(wait_exit(pid), 128 + SIGKILL);
+  ASSERT_FALSE(fs::exists(out));
+  ASSERT_TRUE(fs::exists(out + ".journal"));
+  const int committed = committed_cases(out + ".journal");
+  EXPECT_GE(committed, 4);
+  EXPECT_LT(committed, int(kTinyCases));
+
+  // Without --resume the leftover is refused, not overwritten.
+  const Result refused = run(env, {"run", "--suite", env.suite, "-o", out});
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.output.find("--resume"), std::string::npos) << refused.output;
+
+  const Result resumed = run(env, {"run", "--suite", env.suite, "-o", out, "--resume"});
+  EXPECT_EQ(resumed.code, full.code) << resumed.output;
+  EXPECT_FALSE(fs::exists(out + ".journal"));
+  EXPECT_FALSE(fs::exists(out + ".partial"));
+  expect_same_run(out, clean);
+}
+
+TEST(Cli, ResumeSurvivesAnUnreadablePartialFileAndACutJournalLine) {
+  const Env env = make_env("corrupt");
+  const std::string clean = env.dir + "/clean.h5", out = env.dir + "/out.h5";
+  const Result full = run(env, {"run", "--suite", env.suite, "-o", clean, "--keep-arrays"});
+  ASSERT_TRUE(full.code == 0 || full.code == 1) << full.output;
+  const pid_t pid = spawn({"run", "--suite", env.suite, "-o", out, "--keep-arrays"},
+                          env.dir + "/k.log", {"SINKBENCH_TEST_COMMIT_DELAY_MS=100"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (committed_cases(out + ".journal") < 3 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ::kill(pid, SIGKILL);
+  wait_exit(pid);
+  // The worst a kill can leave: a half-written HDF5 file and a journal line cut short.
+  fs::resize_file(out + ".partial", fs::file_size(out + ".partial") / 2);
+  std::ofstream(out + ".journal", std::ios::app) << "{\"case\": [\"0123";
+  const Result resumed =
+      run(env, {"run", "--suite", env.suite, "-o", out, "--keep-arrays", "--resume"});
+  EXPECT_EQ(resumed.code, full.code) << resumed.output;
+  expect_same_run(out, clean);
+  // Cases whose arrays were lost with the partial file ran again: every case has its arrays.
+  for (const Row& r : read_store(out).cases.rows)
+    EXPECT_TRUE(has_arrays(out, std::get<std::string>(r.front())));
+}
+
+TEST(Cli, ShardsMergeToTheUnshardedRun) {
+  const Env env = make_env("shards");
+  const std::string clean = env.dir + "/all.h5";
+  const Result full = run(env, {"run", "--suite", env.suite, "-o", clean});
+  ASSERT_TRUE(full.code == 0 || full.code == 1) << full.output;
+  std::vector<std::string> merge = {"merge"};
+  size_t cases = 0;
+  for (int i = 0; i < 3; ++i) {
+    const std::string part = env.dir + "/shard" + std::to_string(i) + ".h5";
+    const Result r =
+        run(env, {"run", "--suite", env.suite, "--shard", std::to_string(i) + "/3", "-o", part});
+    ASSERT_TRUE(r.code == 0 || r.code == 1) << r.output;
+    cases += read_store(part).cases.rows.size();
+    merge.push_back(part);
+  }
+  EXPECT_EQ(cases, kTinyCases);  // a partition: every case in exactly one shard
+  merge.insert(merge.end(), {"-o", env.dir + "/merged.h5"});
+  const Result m = run(env, merge);
+  ASSERT_EQ(m.code, 0) << m.output;
+  expect_same_run(env.dir + "/merged.h5", clean);
+}
+
+TEST(Cli, BadInputExitsTwoNamingTheValidChoices) {
+  const Env env = make_env("bad");
+  const std::string out = env.dir + "/r.h5";
+  struct Bad {
+    std::vector<std::string> args;
+    std::string needle;
+  };
+  const std::vector<Bad> cases = {
+      {{"run", "--suite", "no_such_suite", "-o", out}, "smoke"},
+      {{"run", "--suite", env.suite, "--impl", "no_such_impl", "-o", out},
+       "unknown implementation"},
+      {{"run", "--suite", env.suite, "--filter", "colour=red", "-o", out}, "dtype"},
+      {{"run", "--suite", env.suite, "--shard", "3/3", "-o", out}, "0 <= i < n"},
+      {{"run", "--suite", env.suite, "--device", "tpu", "-o", out}, "cpu"},
+      {{"run", "--suite", env.suite, "-o", env.dir + "/no/such/dir/r.h5"}, "does not exist"},
+      {{"list", "cases", "--suite", env.suite, "--filter", "dtyp=bf16"}, "dtype"},
+  };
+  for (const Bad& b : cases) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const Result r = run(env, b.args);
+    EXPECT_EQ(r.code, 2) << b.args[2] << ": " << r.output;
+    EXPECT_NE(r.output.find(b.needle), std::string::npos) << r.output;
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10);
+  }
+  EXPECT_FALSE(fs::exists(out));
+  EXPECT_FALSE(fs::exists(out + ".partial"));
+}
+
+TEST(Cli, CorruptOrForeignFilesAreRefusedAndLeftUntouched) {
+  const Env env = make_env("foreign");
+  const std::string good = env.dir + "/good.h5";
+  const Result full = run(env, {"run", "--suite", env.suite, "-o", good});
+  ASSERT_TRUE(full.code == 0 || full.code == 1) << full.output;
+  const std::string text = slurp(good);
+
+  const std::string corrupt = env.dir + "/corrupt.h5";
+  std::ofstream(corrupt, std::ios::binary) << text.substr(0, text.size() / 2);
+  const std::string foreign = env.dir + "/foreign.h5";
+  {
+    Store s = Store::create(foreign, {{"schema_version", int64_t(kSchemaVersion + 1)},
+                                      {"policy_version", int64_t(1)},
+                                      {"complete", int64_t(1)}});
+  }
+  const std::string foreign_text = slurp(foreign);
+  const std::string merged = env.dir + "/m.h5";
+  for (const auto& [args, needle] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"run", "--suite", env.suite, "-o", corrupt, "--resume"}, corrupt},
+           {{"merge", good, corrupt, "-o", merged}, corrupt},
+           {{"merge", good, foreign, "-o", merged},
+            "schema version " + std::to_string(kSchemaVersion + 1)},
+           {{"run", "--suite", env.suite, "-o", foreign, "--resume"}, "schema version"}}) {
+    const Result r = run(env, args);
+    EXPECT_EQ(r.code, 2) << r.output;
+    EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(slurp(corrupt), text.substr(0, text.size() / 2));
+  EXPECT_EQ(slurp(foreign), foreign_text);
+  EXPECT_EQ(slurp(good), text);
+  EXPECT_FALSE(fs::exists(merged));
+}
+
+}  // namespace
+}  // namespace sinkbench
