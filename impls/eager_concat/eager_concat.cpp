@@ -79,8 +79,7 @@ void compute_logits(const EagerContext& ctx, const float* q_row, int s, int kv_h
   row.logits.resize(row.keys.size());
   for (size_t t = 0; t < row.keys.size(); ++t) {
     const float* k_row = &ctx.k[size_t(ctx.layout.kv_offset(s, row.keys[t], kv_head))];
-    float x =
-        rnd(ctx.dt, ctx.opt.exact_logits ? exact_dot(q_row, k_row, D) : kstep_dot(q_row, k_row, D));
+    float x = rnd(ctx.dt, kstep_dot(q_row, k_row, D));
     x = rnd(ctx.dt, x * ctx.scale);
     if (!row.visible[t]) x = rnd(ctx.dt, x + ctx.mask_value);
     row.logits[t] = x;
@@ -94,10 +93,9 @@ float softmax_row(const EagerContext& ctx, bool with_sink, float sigma, RowScrat
   float m = with_sink ? sigma : kNegInf;
   for (float x : row.logits)
     m = std::max(m, x);
-  const DType shift_dt = ctx.opt.exact_shift ? DType::f32 : dt;
   for (float& x : row.logits)
-    x = rnd(shift_dt, x - m);
-  const float x_sink = with_sink ? rnd(shift_dt, sigma - m) : kNegInf;
+    x = rnd(dt, x - m);
+  const float x_sink = with_sink ? rnd(dt, sigma - m) : kNegInf;
   // F.softmax subtracts its own max again; it is 0 after the shift but kept for fidelity.
   float mx = x_sink;
   for (float x : row.logits)

@@ -17,10 +17,6 @@ struct EagerOptions {
   // code path so reports can tell the two apart.
   bool softmax_fp32 = false;
   Faults faults;  // planted defects for tests; all off by default
-  // Diagnostics for tests, off in every registered impl: each removes one rounding that policy v1
-  // does not model, so a test can attribute a failure to it (docs/impls/eager_concat.md).
-  bool exact_logits = false;  // q.k accumulated in double and rounded once, not in fp32 steps
-  bool exact_shift = false;   // combined - max kept in fp32 instead of rounded to the dtype
 };
 
 // o in the case dtype; lse is the sink-inclusive max + log(sum) of the fp32 softmax stage.

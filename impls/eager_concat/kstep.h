@@ -20,12 +20,4 @@ inline float kstep_dot(const float* a, const float* b, int n) {
   return acc;
 }
 
-// a.b summed in double and rounded once (the exact_logits diagnostic).
-inline float exact_dot(const float* a, const float* b, int n) {
-  double acc = 0;
-  for (int d = 0; d < n; ++d)
-    acc += double(a[d]) * double(b[d]);
-  return float(acc);
-}
-
 }  // namespace sinkbench

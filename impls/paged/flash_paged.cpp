@@ -91,8 +91,7 @@ void attend_tile(const FlashContext& ctx, const float* q_row, int s, int kv_head
     float x = kNegInf;
     if (in_ranges(j0 + t, vis, nvis)) {
       const float* k_row = &ctx.k_pages[size_t(ctx.kv.offset(s, j0 + t, kv_head))];
-      x = (ctx.opt.exact_logits ? exact_dot(q_row, k_row, D) : kstep_dot(q_row, k_row, D)) *
-          ctx.scale;
+      x = kstep_dot(q_row, k_row, D) * ctx.scale;
     }
     row.s[size_t(t)] = x;
     tile_max = std::max(tile_max, x);

@@ -56,9 +56,6 @@ ForwardResult eager_paged_forward(const CaseSpec& c, const Inputs& in, EagerOpti
 struct FlashPagedOptions {
   int num_splits = 0;  // split-KV partials per row; 0: the heuristic (pick_num_splits)
   Faults faults;       // planted defects for tests; all off by default
-  // Diagnostic for tests, off in every registered impl: q.k accumulated in double and rounded
-  // once, removing the fp32 accumulation error policy v1 does not model (docs/impls/paged.md).
-  bool exact_logits = false;
 };
 
 // Decode rows (sq <= 16) get one split per 256 keys, at most 16; prefill rows get one.

@@ -8,7 +8,6 @@
 
 #include "impls/eager_concat/eager_concat.h"
 #include "impls/faults.h"
-#include "tests/impls/eager_concat/policy_gaps.h"
 #include "tests/impls/eager_concat/sweep.h"
 #include "tests/support/judge.h"
 
@@ -27,34 +26,20 @@ EagerOptions with_fault(bool Faults::*which) {
   return opt;
 }
 
-// The same algorithm without each rounding policy v1 does not model (policy_gaps.h).
-std::vector<Diagnostic> eager_diagnostics(EagerOptions opt) {
-  std::vector<Diagnostic> v;
-  EagerOptions shift = opt, logits = opt, both = opt;
-  shift.exact_shift = true;
-  logits.exact_logits = true;
-  both.exact_shift = both.exact_logits = true;
-  v.push_back({"the dtype rounding of combined - max", make_eager_concat_cpu(shift)});
-  v.push_back({"the fp32 accumulation of q.k", make_eager_concat_cpu(logits)});
-  v.push_back({"both", make_eager_concat_cpu(both)});
-  return v;
-}
-
 const EagerOptions kEager = variant(false);
 const EagerOptions kSoftmaxFp32 = variant(true);
 
-// Both variants on one case, judged against one oracle run; failures explained by a computed
-// policy v1 gap end the test as skipped (policy_gaps.h).
+// Both variants on one case, judged against one oracle run: each must pass the policy.
 void expect_both_pass(const CaseSpec& c) {
   const Inputs in = generate(c);
   const OracleResult ref = oracle_forward(c, in);
-  CaseChecker check;
   for (const EagerOptions& opt : {kEager, kSoftmaxFp32}) {
     const auto impl = make_eager_concat_cpu(opt);
     ASSERT_TRUE(impl->supports(c).ok) << impl->supports(c).reason;
-    check.add(judge_attributed(*impl, eager_diagnostics(opt), c, in, ref));
+    const Judged j = judge_outputs(c, in, ref, impl->forward(c, in), impl->min_floor_ratio(c));
+    EXPECT_EQ(j.verdict.status, Status::pass)
+        << impl->name() << " on " << case_label(c) << " seed " << c.seed << ": " << summary(j);
   }
-  SINKBENCH_SKIP_ON_POLICY_GAP(check);
 }
 
 class EagerSweep : public ::testing::TestWithParam<SweepParam> {};

@@ -9,7 +9,6 @@
 #include "impls/eager_concat/eager_concat.h"
 #include "impls/paged/paged.h"
 #include "impls/tiled/tiled.h"
-#include "tests/impls/eager_concat/policy_gaps.h"
 #include "tests/impls/eager_concat/sweep.h"
 #include "tests/support/judge.h"
 
@@ -24,46 +23,24 @@ FlashPagedOptions splits(int n) {
   return opt;
 }
 
-// The same algorithms without each rounding policy v1 does not model (policy_gaps.h).
-std::vector<Diagnostic> eager_diagnostics() {
-  std::vector<Diagnostic> v;
-  EagerOptions shift, logits, both;
-  shift.exact_shift = true;
-  logits.exact_logits = true;
-  both.exact_shift = both.exact_logits = true;
-  v.push_back({"the dtype rounding of combined - max", make_eager_paged_cpu(shift)});
-  v.push_back({"the fp32 accumulation of q.k", make_eager_paged_cpu(logits)});
-  v.push_back({"both", make_eager_paged_cpu(both)});
-  return v;
-}
-
-std::vector<Diagnostic> flash_diagnostics(FlashPagedOptions opt) {
-  std::vector<Diagnostic> v;
-  opt.exact_logits = true;
-  v.push_back({"the fp32 accumulation of q.k", make_flash_paged_cpu(opt)});
-  return v;
+void expect_judged_pass(const Impl& impl, const CaseSpec& c, const Inputs& in,
+                        const OracleResult& ref, const std::string& what) {
+  ASSERT_TRUE(impl.supports(c).ok) << impl.supports(c).reason;
+  const Judged j = judge_outputs(c, in, ref, impl.forward(c, in), impl.min_floor_ratio(c));
+  EXPECT_EQ(j.verdict.status, Status::pass)
+      << impl.name() << what << " on " << case_label(c) << " seed " << c.seed << ": " << summary(j);
 }
 
 // eager_paged and flash_paged with the given split options on one case, judged against one
-// oracle run; failures explained by a computed policy v1 gap end the test as skipped.
+// oracle run: each must pass the policy.
 void expect_pass(const CaseSpec& c, const std::vector<FlashPagedOptions>& flash_options,
                  bool with_eager) {
   const Inputs in = generate(c);
   const OracleResult ref = oracle_forward(c, in);
-  CaseChecker check;
-  if (with_eager) {
-    const auto eager = make_eager_paged_cpu();
-    ASSERT_TRUE(eager->supports(c).ok) << eager->supports(c).reason;
-    check.add(judge_attributed(*eager, eager_diagnostics(), c, in, ref));
-  }
-  for (const FlashPagedOptions& opt : flash_options) {
-    const auto flash = make_flash_paged_cpu(opt);
-    ASSERT_TRUE(flash->supports(c).ok) << flash->supports(c).reason;
-    Outcome o = judge_attributed(*flash, flash_diagnostics(opt), c, in, ref);
-    o.line += " (num_splits " + std::to_string(opt.num_splits) + ")";
-    check.add(o);
-  }
-  SINKBENCH_SKIP_ON_POLICY_GAP(check);
+  if (with_eager) expect_judged_pass(*make_eager_paged_cpu(), c, in, ref, "");
+  for (const FlashPagedOptions& opt : flash_options)
+    expect_judged_pass(*make_flash_paged_cpu(opt), c, in, ref,
+                       " (num_splits " + std::to_string(opt.num_splits) + ")");
 }
 
 void expect_both_pass(const CaseSpec& c) {

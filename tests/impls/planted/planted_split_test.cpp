@@ -20,11 +20,14 @@ Faults sink_per_split() {
   return f;
 }
 
-// Decode rows over 1024 keys in 4 splits: the sink counted 4 + 1 times shows in every row.
+// Decode rows over 1024 keys in 4 splits: the sink counted 4 + 1 times shows in every row. In
+// bf16 the gpt-oss head count (64 heads, half with a positive sink) makes the output, not only
+// the lse, break its bound on every seed (8 heads let o stay within it on about 1 seed in 40).
 std::vector<PlantedBug> split_bugs() {
   return {
       {"flash_paged_sink_per_split_bf16", flash_paged_with, sink_per_split(),
-       [] { return planted_case(DType::bf16, {MaskKind::causal}, 1, 1024, 8, 2, 101); }, "o_bound"},
+       [] { return planted_case(DType::bf16, {MaskKind::causal}, 4, 1024, 64, 8, 101); },
+       "o_bound"},
       {"flash_paged_sink_per_split_fp32", flash_paged_with, sink_per_split(),
        [] { return planted_case(DType::f32, {MaskKind::none}, 4, 1024, 8, 1, 102); }, "o_bound"},
   };
