@@ -16,8 +16,26 @@ namespace {
 
 using MatR = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MapR = Eigen::Map<MatR>;
+using MapF = Eigen::Map<MatF>;
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 constexpr int64_t kBlockRows = 64;
+
+// Per-thread buffers reused across tasks: allocating ~1 MB matrices for every task cost 11% of
+// the time in page faults.
+// Eigen's allocator keeps the bases aligned as a fresh matrix's are: its reductions peel
+// unaligned leading elements, so the alignment decides the summation order, and so the bits.
+struct Workspace {
+  template <typename T>
+  using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
+  Buffer<double> s, vsel, o;
+  Buffer<float> shat, vabs, w, a;
+  template <typename T>
+  T* take(Buffer<T>& v, int64_t n) {
+    if (v.size() < size_t(n)) v.resize(size_t(n));
+    return v.data();
+  }
+};
 
 // Rows [begin, end) of the RowSet, all in one sequence, with nearby positions.
 struct RowBlock {
@@ -131,97 +149,107 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
       for (size_t t = 0; t < nh; ++t)
         if (rows.heads[t] / c.gqa() == hk) group.push_back({rows.heads[t], t});
       if (group.empty()) continue;
-      MatR K(sk, D), VA(sk, 2 * D);   // VA = [V | |V|]
-      MatF Kabs(sk, D), Vabs(sk, D);  // error scales need ~1% accuracy: float GEMMs suffice
+      MatR K(sk, D), V(sk, D);
+      MatF Kabs(sk, D), Vabs(sk, D);  // error scales (M, l, ...) need ~1e-4: float GEMMs suffice
 #pragma omp parallel for schedule(static)
       for (int64_t j = 0; j < sk; ++j) {
         for (int d = 0; d < D; ++d) {
           K(j, d) = in.k.get(L.kv_offset(s, j, hk) + d);
           const double v = in.v.get(L.kv_offset(s, j, hk) + d);
-          VA(j, d) = v;
-          VA(j, D + d) = std::fabs(v);
+          V(j, d) = v;
           Kabs(j, d) = std::fabs(float(K(j, d)));
           Vabs(j, d) = std::fabs(float(v));
         }
       }
       const int64_t tasks = int64_t(group.size() * blocks.size());
-#pragma omp parallel for schedule(dynamic)
-      for (int64_t task = 0; task < tasks; ++task) {
-        const auto [h, hidx] = group[size_t(task) / blocks.size()];
-        const RowBlock blk = blocks[size_t(task) % blocks.size()];
-        const double sigma = in.sinks.empty() ? kNegInf : double(in.sinks[size_t(h)]);
-        const int64_t nr = int64_t(blk.end - blk.begin);
-        const KeySet ks = block_keys(c.mask, rows, blk, sq, sk);
-        MatR Q(nr, D);
-        for (int64_t r = 0; r < nr; ++r)
-          for (int d = 0; d < D; ++d)
-            Q(r, d) = scale * double(in.q.get(L.q_offset(s, rows.row[blk.begin + r], h) + d));
-        const MatF Qabs = Q.cast<float>().cwiseAbs();
-        MatR S(nr, ks.cols());
-        MatF Shat(nr, ks.cols());  // scale sum_d |q_id| |k_jd| >= |s_ij|
-        MatR Vsel(ks.cols(), 2 * D);
-        MatF Vabs_sel(ks.cols(), D);
-        for (int u = 0, col = 0; u < ks.n; col += int(ks.r[u].size()), ++u) {
-          const int64_t lo = ks.r[u].lo, n = ks.r[u].size();
-          S.middleCols(col, n).noalias() = Q * K.middleRows(lo, n).transpose();
-          Shat.middleCols(col, n).noalias() = Qabs * Kabs.middleRows(lo, n).transpose();
-          Vsel.middleRows(col, n) = VA.middleRows(lo, n);
-          Vabs_sel.middleRows(col, n) = Vabs.middleRows(lo, n);
-        }
-        MatR PS(nr, ks.cols());      // |s_ij| + |s_ij - m_i| before exp, then times P_ij
-        MatF PW(2 * nr, ks.cols());  // rows [0, nr): PS as float; rows [nr, 2nr): P_ij shat_ij
-        std::vector<char> has_keys(static_cast<size_t>(nr));
-        for (int64_t r = 0; r < nr; ++r) {
-          KeyRange vis[2];
-          const int nvis = visible_ranges(c.mask, rows.row[blk.begin + r], sq, sk, vis);
-          double* row = S.row(r).data();
-          has_keys[size_t(r)] = mask_row(row, ks, vis, nvis) > 0;
-          const size_t out = res.at(blk.begin + size_t(r), hidx);
-          if (!has_keys[size_t(r)]) {
-            S.row(r).setZero();
-            PW.row(r).setZero();
-            PW.row(nr + r).setZero();
-            res.lse[out] = sigma;
-            res.lse_sens[out] = res.lse_sens_acc[out] = std::isinf(sigma) ? 0.0 : std::fabs(sigma);
-            continue;
+#pragma omp parallel
+      {
+        Workspace ws;
+#pragma omp for schedule(dynamic)
+        for (int64_t task = 0; task < tasks; ++task) {
+          const auto [h, hidx] = group[size_t(task) / blocks.size()];
+          const RowBlock blk = blocks[size_t(task) % blocks.size()];
+          const double sigma = in.sinks.empty() ? kNegInf : double(in.sinks[size_t(h)]);
+          const int64_t nr = int64_t(blk.end - blk.begin);
+          const KeySet ks = block_keys(c.mask, rows, blk, sq, sk);
+          MatR Q(nr, D);
+          for (int64_t r = 0; r < nr; ++r)
+            for (int d = 0; d < D; ++d)
+              Q(r, d) = scale * double(in.q.get(L.q_offset(s, rows.row[blk.begin + r], h) + d));
+          const MatF Qabs = Q.cast<float>().cwiseAbs();
+          const int64_t cols = ks.cols();
+          MapR S(ws.take(ws.s, nr * cols), nr, cols);
+          MapF Shat(ws.take(ws.shat, nr * cols), nr, cols);  // scale sum_d |q_id||k_jd| >= |s_ij|
+          MapR Vsel(ws.take(ws.vsel, cols * D), cols, D);
+          MapF Vabs_sel(ws.take(ws.vabs, cols * D), cols, D);
+          for (int u = 0, col = 0; u < ks.n; col += int(ks.r[u].size()), ++u) {
+            const int64_t lo = ks.r[u].lo, n = ks.r[u].size();
+            S.middleCols(col, n).noalias() = Q * K.middleRows(lo, n).transpose();
+            Shat.middleCols(col, n).noalias() = Qabs * Kabs.middleRows(lo, n).transpose();
+            Vsel.middleRows(col, n) = V.middleRows(lo, n);
+            Vabs_sel.middleRows(col, n) = Vabs.middleRows(lo, n);
           }
-          const double mx = std::max(sigma, S.row(r).maxCoeff());
-          // Logit-domain magnitude of a key: the logit and its distance to the row maximum, the
-          // two values an implementation may store (eager rounds both).
-          PS.row(r) = (S.row(r).array() > kNegInf)
-                          .select(S.row(r).array().abs() + (S.row(r).array() - mx).abs(), 0.0);
-          // Vectorised exp maps -inf to a subnormal, not 0; terms below 1e-300 (relative to the
-          // row maximum, 1) cannot move a double sum, and subnormals would slow the GEMM 50x.
-          S.row(r) = (S.row(r).array() - mx).exp();
-          S.row(r) = (S.row(r).array() < 1e-300).select(0.0, S.row(r));
-          const double z = std::exp(sigma - mx) + S.row(r).sum();
-          S.row(r) /= z;
-          res.lse[out] = mx + std::log(z);
-          const double p_sink = std::exp(sigma - res.lse[out]);
-          const double sink_term =
-              std::isinf(sigma) ? 0.0 : p_sink * (std::fabs(sigma) + std::fabs(sigma - mx));
-          const double sink_term_acc = std::isinf(sigma) ? 0.0 : p_sink * std::fabs(sigma);
-          PS.row(r) = PS.row(r).cwiseProduct(S.row(r));
-          PW.row(r) = PS.row(r).cast<float>();
-          PW.row(nr + r) = Shat.row(r).cwiseProduct(S.row(r).cast<float>());
-          res.lse_sens[out] = PS.row(r).sum() + sink_term;
-          res.lse_sens_acc[out] = double(PW.row(nr + r).sum()) + sink_term_acc;
-        }
-        const MatR OM = S * Vsel;
-        const MatF AL = PW * Vabs_sel;  // sum_j P_ij (|s_ij| + |s_ij - m_i|) |v_jd|, then with shat
-        for (int64_t r = 0; r < nr; ++r) {
-          if (!has_keys[size_t(r)]) continue;
-          const size_t out = res.at(blk.begin + size_t(r), hidx, 0);
-          for (int d = 0; d < D; ++d) {
-            res.o[out + size_t(d)] = OM(r, d);
-            res.m[out + size_t(d)] = OM(r, D + d);
+          // Error-scale weights, multiplied by |V| in one float GEMM: rows [0, nr) P_ij (for M),
+          // [nr, 2nr) P_ij g_ij with g_ij = |s_ij| + |s_ij - m_i| (for l), [2nr, 3nr) P_ij shat_ij
+          // (for l_acc).
+          MapF W(ws.take(ws.w, 3 * nr * cols), 3 * nr, cols);
+          std::vector<char> has_keys(static_cast<size_t>(nr));
+          for (int64_t r = 0; r < nr; ++r) {
+            KeyRange vis[2];
+            const int nvis = visible_ranges(c.mask, rows.row[blk.begin + r], sq, sk, vis);
+            double* row = S.row(r).data();
+            has_keys[size_t(r)] = mask_row(row, ks, vis, nvis) > 0;
+            const size_t out = res.at(blk.begin + size_t(r), hidx);
+            if (!has_keys[size_t(r)]) {
+              S.row(r).setZero();
+              for (int part = 0; part < 3; ++part)
+                W.row(part * nr + r).setZero();
+              res.lse[out] = sigma;
+              res.lse_sens[out] = res.lse_sens_acc[out] =
+                  std::isinf(sigma) ? 0.0 : std::fabs(sigma);
+              continue;
+            }
+            const double mx = std::max(sigma, S.row(r).maxCoeff());
+            // Logit-domain magnitude of a key: the logit and its distance to the row maximum, the
+            // two values an implementation may store (eager rounds both).
+            W.row(nr + r) = (S.row(r).array() > kNegInf)
+                                .select(S.row(r).array().abs() + (S.row(r).array() - mx).abs(), 0.0)
+                                .cast<float>();
+            // Vectorised exp maps -inf to a subnormal, not 0; terms below 1e-300 (relative to the
+            // row maximum, 1) cannot move a double sum, and subnormals would slow the GEMM 50x.
+            S.row(r) = (S.row(r).array() - mx).exp();
+            const double z = std::exp(sigma - mx) + S.row(r).sum();
+            S.row(r) = (S.row(r).array() < 1e-300).select(0.0, S.row(r).array() / z);
+            res.lse[out] = mx + std::log(z);
+            const double p_sink = std::exp(sigma - res.lse[out]);
+            const double sink_term =
+                std::isinf(sigma) ? 0.0 : p_sink * (std::fabs(sigma) + std::fabs(sigma - mx));
+            const double sink_term_acc = std::isinf(sigma) ? 0.0 : p_sink * std::fabs(sigma);
+            W.row(r) = S.row(r).cast<float>();
+            W.row(nr + r) = W.row(nr + r).cwiseProduct(W.row(r));
+            W.row(2 * nr + r) = Shat.row(r).cwiseProduct(W.row(r));
+            res.lse_sens[out] = W.row(nr + r).cast<double>().sum() + sink_term;
+            res.lse_sens_acc[out] = W.row(2 * nr + r).cast<double>().sum() + sink_term_acc;
+          }
+          MapR O(ws.take(ws.o, nr * D), nr, D);
+          O.noalias() = S * Vsel;
+          MapF A(ws.take(ws.a, 3 * nr * D), 3 * nr, D);
+          A.noalias() = W * Vabs_sel;  // M, then sum_j P g |v|, then sum_j P shat |v|
+          for (int64_t r = 0; r < nr; ++r) {
+            if (!has_keys[size_t(r)]) continue;
             const size_t row_out = res.at(blk.begin + size_t(r), hidx);
-            res.l[out + size_t(d)] = AL(r, d) + res.lse_sens[row_out] * std::fabs(OM(r, d));
-            res.l_acc[out + size_t(d)] =
-                AL(nr + r, d) + res.lse_sens_acc[row_out] * std::fabs(OM(r, d));
+            const size_t out = res.at(blk.begin + size_t(r), hidx, 0);
+            for (int d = 0; d < D; ++d) {
+              const double o = O(r, d);
+              res.o[out + size_t(d)] = o;
+              res.m[out + size_t(d)] = A(r, d);
+              res.l[out + size_t(d)] = A(nr + r, d) + res.lse_sens[row_out] * std::fabs(o);
+              res.l_acc[out + size_t(d)] =
+                  A(2 * nr + r, d) + res.lse_sens_acc[row_out] * std::fabs(o);
+            }
           }
         }
-      }
+      }  // omp parallel
     }
     seq_begin = seq_end;
   }
