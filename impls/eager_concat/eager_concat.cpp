@@ -8,6 +8,7 @@
 #include <limits>
 #include <vector>
 
+#include "impls/cpu_common.h"
 #include "impls/eager_concat/eager_concat.h"
 #include "impls/eager_concat/kstep.h"
 
@@ -160,21 +161,11 @@ ForwardResult eager_concat_forward(const CaseSpec& c, const Inputs& in, const Ea
                    in.k.to_float(),
                    in.v.to_float(),
                    in.sinks};
-  ForwardResult out;
-  out.o = Tensor(c.dtype, {L.total_q(), L.heads_q, L.head_dim});
-  out.lse.assign(size_t(L.lse_size()), std::numeric_limits<float>::quiet_NaN());
-
-  const int64_t pairs = int64_t(L.seqs) * L.heads_q;
-#pragma omp parallel
-  {
-    RowScratch row;
-#pragma omp for schedule(dynamic)
-    for (int64_t pair = 0; pair < pairs; ++pair) {
-      const int s = int(pair / L.heads_q), h = int(pair % L.heads_q);
-      for (int64_t i = 0; i < L.sq(s); ++i)
-        run_row(ctx, s, h, i, row, out.o, out.lse);
-    }
-  }
+  ForwardResult out = poisoned_outputs(c, L);
+  for_each_seq_head<RowScratch>(L, [&](int s, int h, RowScratch& row) {
+    for (int64_t i = 0; i < L.sq(s); ++i)
+      run_row(ctx, s, h, i, row, out.o, out.lse);
+  });
   return out;
 }
 

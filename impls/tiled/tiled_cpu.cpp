@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cases/mask.h"
+#include "impls/cpu_common.h"
 #include "impls/families.h"
 #include "impls/tiled/tiled.h"
 #include "impls/tiled/tiled_traits.h"
@@ -216,9 +217,7 @@ class TiledCpu final : public Impl {
 
 ForwardResult tiled_forward(const CaseSpec& c, const Inputs& in, const TiledOptions& opt) {
   const Layout& L = in.layout;
-  ForwardResult out;
-  out.o = Tensor(c.dtype, {L.total_q(), L.heads_q, L.head_dim});
-  out.lse.assign(size_t(L.lse_size()), 0.0f);
+  ForwardResult out = poisoned_outputs(c, L);
   const std::vector<float> q = in.q.to_float();
   const std::vector<float> k = in.k.to_float();
   const std::vector<float> v = in.v.to_float();
@@ -229,15 +228,11 @@ ForwardResult tiled_forward(const CaseSpec& c, const Inputs& in, const TiledOpti
   for (int t = 0; t < n_kv; ++t)
     kt[size_t(t)] = transposed_keys(L, k, t / L.heads_kv, t % L.heads_kv);
 
-  // Independent (sequence, query head) pairs: threads never share an accumulator, so the bits do
-  // not depend on the thread count.
-  const int n_pairs = L.seqs * L.heads_q;
-#pragma omp parallel for schedule(dynamic)
-  for (int t = 0; t < n_pairs; ++t) {
-    const int s = t / L.heads_q, h = t % L.heads_q;
+  struct NoScratch {};
+  for_each_seq_head<NoScratch>(L, [&](int s, int h, NoScratch&) {
     const int kvh = kv_head_of(h, L.heads_q, L.heads_kv, opt.faults);
     attend_head(c, in, opt, q, v, kt[size_t(s * L.heads_kv + kvh)], s, h, out);
-  }
+  });
   return out;
 }
 

@@ -1,18 +1,23 @@
-// tools/sinkbench/main.cpp — the `sinkbench` command line: subcommands (list, run, merge, oracle)
-// and exit codes (0 success, 1 a failed verdict, 2 bad usage or input, 3 internal error).
+// tools/sinkbench/main.cpp — the `sinkbench` command line: subcommands (list, run, merge, oracle,
+// diff, report, golden update) and exit codes (0 success, 1 a failed verdict or a regression,
+// 2 bad usage or input, 3 internal error).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 
 #include "cases/suite.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "impls/impl.h"
 #include "oracle/oracle.h"
+#include "reports/diff.h"
 #include "reports/merge.h"
+#include "reports/report.h"
+#include "tools/sinkbench/golden.h"
 #include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/sweep.h"
 
@@ -96,6 +101,19 @@ int run_list(const ListOptions& opt) {
   return list_cases(opt);
 }
 
+// The report of a finished run; a report that cannot be written is a warning, never a change of
+// the run's verdict.
+void report_after_run(const RunOptions& run, const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(run.out)) return;
+  try {
+    const ReportFiles f = write_report({{run.out}, dir});
+    std::fprintf(stderr, "sinkbench: report: %s, %s\n", f.markdown.c_str(), f.html.c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sinkbench: warning: no report written: %s\n", e.what());
+  }
+}
+
 std::string quoted_command_line(int argc, char** argv) {
   std::string out;
   for (int i = 0; i < argc; ++i) {
@@ -151,12 +169,66 @@ int main(int argc, char** argv) {
   run->add_option("--threads", run_opt.threads, "OpenMP threads (default: OMP_NUM_THREADS or all)")
       ->check(CLI::NonNegativeNumber);
 
+  std::string report_dir;
+  bool no_report = false;
+  run->add_option("--report", report_dir,
+                  "Folder for report.md and index.html of this run (default: report/ next to -o)");
+  run->add_flag("--no-report", no_report, "Write no report");
+
   std::vector<std::string> merge_inputs;
   std::string merge_out;
   CLI::App* merge = app.add_subcommand(
       "merge", "Merge results files of shards of one sweep into one file, in canonical order");
   merge->add_option("inputs", merge_inputs, "Results files to merge")->required();
   merge->add_option("-o,--output", merge_out, "Merged results file")->required();
+
+  std::string diff_golden, diff_run;
+  DiffRules diff_rules;
+  CLI::App* diff = app.add_subcommand(
+      "diff",
+      "Compare a run with a golden fixture case by case: oracle drift, CPU outputs not "
+      "bit-identical, verdict changes, metric regressions, new and missing cases (exit 0 clean, "
+      "1 regression, 2 unreadable input; rules: docs/reports.md)");
+  diff->add_option("golden", diff_golden, "Golden results file, e.g. cases/golden/smoke.h5")
+      ->required();
+  diff->add_option("run", diff_run, "Results file to check (run with --keep-arrays for bit checks)")
+      ->required();
+  diff->add_option("--oracle-rel", diff_rules.oracle_rel,
+                   "Allowed oracle drift, max |run - golden| / max |golden|")
+      ->capture_default_str();
+  diff->add_option("--growth", diff_rules.growth,
+                   "A metric regresses when it grows by more than this factor...")
+      ->capture_default_str();
+  diff->add_option("--noise-budget", diff_rules.noise_budget,
+                   "...and its policy budget in the run is at least this")
+      ->capture_default_str();
+
+  ReportOptions report_opt;
+  CLI::App* report = app.add_subcommand(
+      "report", "Render results files (together) into report.md and a self-contained index.html");
+  report->add_option("inputs", report_opt.inputs, "Results files")->required();
+  report->add_option("-o,--output", report_opt.out_dir, "Report folder")->capture_default_str();
+  report->add_option("--web", report_opt.web_dir,
+                     "Folder with the vega, vega-lite and vega-embed npm packages (default: "
+                     "reports/web/node_modules)");
+  report->add_option("--worst", report_opt.worst, "Rows of the worst-cases table")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+
+  GoldenOptions golden_opt;
+  golden_opt.golden = default_golden_path();
+  CLI::App* golden = app.add_subcommand("golden", "Manage golden fixtures");
+  golden->require_subcommand(1);
+  CLI::App* golden_update = golden->add_subcommand(
+      "update",
+      "Regenerate a golden fixture: re-run its suite on the CPU implementations with every "
+      "array, and record the reason, date and provenance in the file");
+  golden_update->add_option("--why", golden_opt.why, "Why the golden changes (recorded)")
+      ->required();
+  golden_update->add_option("--golden", golden_opt.golden, "Fixture to rewrite")
+      ->capture_default_str();
+  golden_update->add_option("--suite", golden_opt.suite,
+                            "Suite to run (default: cases/suites/golden.yaml)");
 
   OracleOptions oracle_opt;
   CLI::App* oracle = app.add_subcommand(
@@ -180,7 +252,28 @@ int main(int argc, char** argv) {
     if (list->parsed()) return run_list(list_opt);
     if (run->parsed()) {
       run_opt.command_line = command_line;
-      return run_sweep(run_opt);
+      const int rc = run_sweep(run_opt);
+      if (!no_report)
+        report_after_run(
+            run_opt,
+            report_dir.empty()
+                ? (std::filesystem::absolute(run_opt.out).parent_path() / "report").string()
+                : report_dir);
+      return rc;
+    }
+    if (diff->parsed()) {
+      const DiffResult d = diff_runs(diff_golden, diff_run, diff_rules);
+      std::fputs(render_diff(d).c_str(), stdout);
+      return d.regressions() > 0 ? 1 : 0;
+    }
+    if (report->parsed()) {
+      const ReportFiles f = write_report(report_opt);
+      std::printf("%s\n%s\n", f.markdown.c_str(), f.html.c_str());
+      return 0;
+    }
+    if (golden_update->parsed()) {
+      golden_opt.command_line = command_line;
+      return update_golden(golden_opt);
     }
     if (merge->parsed()) {
       merge_runs(merge_inputs, merge_out, command_line);

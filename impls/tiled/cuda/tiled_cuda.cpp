@@ -81,7 +81,8 @@ Support supports_case(const CaseSpec& c) {
   return Support::yes();
 }
 
-DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in) : case_(c), layout_(make_layout(c)) {
+DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in, bool use_sink)
+    : case_(c), layout_(make_layout(c)) {
   const Layout& l = layout_;
   const int64_t nq = l.total_q() * c.heads_q * c.head_dim;
   const int64_t nk = l.total_k() * c.heads_kv * c.head_dim;
@@ -94,7 +95,9 @@ DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in) : case_(c), layout_(
   uploaded_ |= generate_tensor(c, rng::kV, nk, v_, in ? &in->v : nullptr);
 
   std::vector<float> sinks;
-  if (in != nullptr) {
+  if (!use_sink) {
+    // no sink column: maybe_sinks stays nullptr
+  } else if (in != nullptr) {
     sinks = in->sinks;
   } else if (c.has_sink()) {
     for (int h = 0; h < c.heads_q; ++h)

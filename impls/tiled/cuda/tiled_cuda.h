@@ -21,10 +21,11 @@ Support supports_case(const CaseSpec& c);
 // One case on the device. Inputs are generated on the device from the case spec (bitwise equal
 // to cases::generate); when `in` is given, its bits are compared with the device's (all of a
 // small tensor, 4096 spread samples of a large one) and uploaded instead where they differ, so
-// a caller passing modified inputs still gets its own inputs computed.
+// a caller passing modified inputs still gets its own inputs computed. use_sink = false runs the
+// kernel without the case's sink (maybe_sinks = nullptr): lse_renorm/cuda's sink-less pass.
 class DeviceCase {
  public:
-  explicit DeviceCase(const CaseSpec& c, const Inputs* in = nullptr);
+  explicit DeviceCase(const CaseSpec& c, const Inputs* in = nullptr, bool use_sink = true);
   // Poisons o and lse, then launches once; returns the kernel's own time in seconds (CUDA events
   // around the launch alone). block_m: rows per CTA, 64 or 128 (0: chosen by the mask); every
   // choice gives the same bits.

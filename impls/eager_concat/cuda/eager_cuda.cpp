@@ -1,0 +1,211 @@
+// impls/eager_concat/cuda/eager_cuda.cpp — host side of eager_concat/cuda (g++): cuBLAS
+// strided-batched GEMMs (bf16/fp16 in, fp32 compute, output rounded to the dtype) for QK^T and
+// P @ V around the row kernel of eager_softmax_kernel.cuh; guarded outputs; event timing.
+#include "impls/eager_concat/cuda/eager_cuda.h"
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <climits>
+#include <vector>
+
+#include "core/device.h"
+#include "core/error.h"
+#include "impls/cuda/cuda_util.h"
+#include "impls/eager_concat/cuda/eager_softmax_params.h"
+
+namespace sinkbench::eager_cuda {
+
+namespace {
+
+void check_cublas(cublasStatus_t st, const char* what, const char* file, int line) {
+  if (st == CUBLAS_STATUS_SUCCESS) return;
+  throw InternalError(fmt::format("{}:{}: {} failed: {} ({})", file, line, what,
+                                  cublasGetStatusName(st), cublasGetStatusString(st)));
+}
+#define SB_CUBLAS(expr) check_cublas((expr), #expr, __FILE__, __LINE__)
+
+const DeviceInfo& device() {
+  static const DeviceInfo d = query_device(0);
+  return d;
+}
+
+// One handle per process, created on first use. Reduced-precision split-K reductions are
+// disallowed: every partial sum stays fp32, the accumulation eager_concat/cpu models (PyTorch's
+// default allows them for bf16/fp16; docs/impls/eager_concat_cuda.md). Never destroyed: a
+// static destructor may run after the CUDA context is gone.
+cublasHandle_t handle() {
+  static cublasHandle_t h = [] {
+    cublasHandle_t made = nullptr;
+    SB_CUBLAS(cublasCreate(&made));
+    SB_CUBLAS(cublasSetMathMode(
+        made,
+        cublasMath_t(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)));
+    return made;
+  }();
+  return h;
+}
+
+cudaDataType_t cuda_type(DType t) {
+  return t == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
+}
+
+}  // namespace
+
+int64_t logits_bytes(const CaseSpec& c) {
+  int64_t most = 0;
+  for (int s = 0; s < c.num_seqs(); ++s)
+    most = std::max(most, c.sq(s) * c.sk(s));
+  return most * c.heads_q * dtype_size(c.dtype);
+}
+
+Support supports_case(const CaseSpec& c) {
+  if (c.dtype != DType::bf16 && c.dtype != DType::f16)
+    return Support::no(
+        "fp32 inputs: eager_concat/cuda is built for bf16/fp16 storage (GEMM outputs and P "
+        "rounded to the dtype); eager_concat/cpu covers fp32");
+  if (c.heads_kv <= 0 || c.heads_q % c.heads_kv != 0)
+    return Support::no("heads_q must be a multiple of heads_kv");
+  for (int s = 0; s < c.num_seqs(); ++s)
+    if (c.sq(s) > INT_MAX || c.sk(s) > INT_MAX)
+      return Support::no("a sequence longer than 2^31 - 1 (cuBLAS takes int dimensions)");
+  const int64_t bytes = logits_bytes(c);
+  if (bytes > kLogitsBudgetBytes)
+    return Support::no(
+        fmt::format("eager materialises [Hq, Sq, Sk] logits: {:.1f} GiB exceeds the {} GiB budget",
+                    double(bytes) / double(int64_t(1) << 30), kLogitsBudgetBytes >> 30));
+  const DeviceInfo& d = device();
+  if (!d.present) return Support::no("no GPU: " + d.reason);
+  if (d.sm_major != 9 || d.sm_minor != 0)
+    return Support::no(
+        fmt::format("built for sm_90a; device is {} (sm_{}{})", d.name, d.sm_major, d.sm_minor));
+  return Support::yes();
+}
+
+namespace {
+
+// The whole forward pass of one case: inputs uploaded, outputs guarded (poisoned, checked).
+ForwardResult run_case(const CaseSpec& c, const Inputs& in, const std::string& name) {
+  const Layout& L = in.layout;
+  const int hq = L.heads_q, hkv = L.heads_kv, D = L.head_dim, group = hq / hkv;
+  const size_t es = size_t(dtype_size(c.dtype));
+  auto upload = [](const Tensor& t) {
+    cuda::DeviceBuffer b(std::max<size_t>(1, size_t(t.nbytes())));
+    b.upload(t.data(), size_t(t.nbytes()));
+    return b;
+  };
+  cuda::DeviceBuffer q = upload(in.q), k = upload(in.k), v = upload(in.v), sinks;
+  if (!in.sinks.empty()) {
+    sinks = cuda::DeviceBuffer(in.sinks.size() * sizeof(float));
+    sinks.upload(in.sinks.data(), in.sinks.size() * sizeof(float));
+  }
+  cuda::DeviceBuffer logits(std::max<size_t>(1, size_t(logits_bytes(c))));
+  const int64_t nq = L.total_q() * hq * D;
+  cuda::GuardedBuffer o(nq, int(es)), lse(L.lse_size(), int(sizeof(float)));
+  o.poison();
+  lse.poison();
+
+  cublasHandle_t h = handle();
+  SB_CUBLAS(cublasSetStream(h, nullptr));
+  const cudaDataType_t dt = cuda_type(c.dtype);
+  const float one = 1.f, zero = 0.f;
+  const int64_t q_row = int64_t(hq) * D, kv_row = int64_t(hkv) * D;
+  auto* qp = static_cast<const char*>(q.get());
+  auto* kp = static_cast<const char*>(k.get());
+  auto* vp = static_cast<const char*>(v.get());
+  auto* op = static_cast<char*>(o.data());
+  auto* lp = static_cast<char*>(logits.get());
+
+  cuda::EventTimer timer;
+  timer.start();
+  for (int s = 0; s < L.seqs; ++s) {
+    const int64_t sq = L.sq(s), sk = L.sk(s);
+    if (sq == 0) continue;
+    const int64_t q0 = L.cu_q[size_t(s)], k0 = L.cu_k[size_t(s)];
+    const int64_t head_elems = sq * sk;
+    // QK^T per KV head g: row-major S_h [Sq, Sk] is column-major S_h^T = K_g Q_h^T. The group's
+    // query heads are one strided batch: Q_h steps by D, K_g is shared (stride 0, no copy).
+    if (sk > 0) {
+      for (int g = 0; g < hkv; ++g) {
+        SB_CUBLAS(cublasGemmStridedBatchedEx(
+            h, CUBLAS_OP_T, CUBLAS_OP_N, int(sk), int(sq), D, &one,
+            kp + size_t((k0 * hkv + g) * D) * es, dt, int(kv_row), 0,
+            qp + size_t((q0 * hq + g * group) * D) * es, dt, int(q_row), D, &zero,
+            lp + size_t(g * group * head_elems) * es, dt, int(sk), head_elems, group,
+            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+      }
+    }
+    SoftmaxParams p;
+    p.logits = logits.get();
+    p.lse = static_cast<float*>(lse.data());
+    p.maybe_sinks = in.sinks.empty() ? nullptr : static_cast<const float*>(sinks.get());
+    p.sq = sq;
+    p.sk = sk;
+    p.heads_q = hq;
+    p.lse_base = L.lse_offset(s, 0, 0);
+    p.lse_head_stride = L.varlen ? L.total_q() : sq;
+    p.mask = c.mask;
+    p.scale = in.scale;
+    p.mask_value = float(-dtype_max(c.dtype));
+    SB_CUDA(c.dtype == DType::bf16 ? launch_softmax<DType::bf16>(p, nullptr)
+                                   : launch_softmax<DType::f16>(p, nullptr));
+    char* o_seq = op + size_t(q0 * q_row) * es;
+    if (sk == 0) {  // no key: o = 0 (no GEMM over an empty k dimension)
+      SB_CUDA(cudaMemsetAsync(o_seq, 0, size_t(sq * q_row) * es, nullptr));
+      continue;
+    }
+    // P @ V per KV head g: row-major O_h [Sq, D] (row stride Hq D) is column-major
+    // O_h^T = V_g^T P_h^T; the group's P_h step by Sq Sk, V_g is shared (stride 0).
+    for (int g = 0; g < hkv; ++g) {
+      SB_CUBLAS(cublasGemmStridedBatchedEx(h, CUBLAS_OP_N, CUBLAS_OP_N, D, int(sq), int(sk), &one,
+                                           vp + size_t((k0 * hkv + g) * D) * es, dt, int(kv_row), 0,
+                                           lp + size_t(g * group * head_elems) * es, dt, int(sk),
+                                           head_elems, &zero, o_seq + size_t(g * group * D) * es,
+                                           dt, int(q_row), D, group, CUBLAS_COMPUTE_32F,
+                                           CUBLAS_GEMM_DEFAULT));
+    }
+  }
+  timer.stop();
+  ForwardResult r;
+  r.seconds = timer.seconds();
+  SB_CUDA(cudaGetLastError());
+  r.o = Tensor(c.dtype, {L.total_q(), hq, D});
+  r.lse.resize(size_t(L.lse_size()));
+  const std::string label = case_label(c);
+  o.fetch_checked(r.o.data(), name + " o of " + label);
+  lse.fetch_checked(r.lse.data(), name + " lse of " + label);
+  return r;
+}
+
+class EagerConcatCuda final : public Impl {
+ public:
+  explicit EagerConcatCuda(bool softmax_fp32) : softmax_fp32_(softmax_fp32) {}
+  std::string name() const override {
+    return softmax_fp32_ ? "eager_concat-softmax_fp32/cuda" : "eager_concat/cuda";
+  }
+  std::string family() const override { return "eager_concat"; }
+  Device device() const override { return Device::cuda; }
+  std::string description() const override {
+    return std::string(softmax_fp32_ ? "transformers eager_paged" : "transformers GPT-OSS eager") +
+           " on the GPU: cuBLAS QK^T (fp32 compute, output rounded to the dtype), a row kernel "
+           "rounding scale, mask and max subtraction to the dtype, fp32 softmax with the sink "
+           "column, P rounded to the dtype, cuBLAS P@V (fp32 compute, output rounded)";
+  }
+  Support supports(const CaseSpec& c) const override { return supports_case(c); }
+  ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
+    return run_case(c, in, name());
+  }
+
+ private:
+  bool softmax_fp32_;
+};
+
+}  // namespace
+
+std::unique_ptr<Impl> make_eager_concat_cuda(bool softmax_fp32) {
+  return std::make_unique<EagerConcatCuda>(softmax_fp32);
+}
+
+}  // namespace sinkbench::eager_cuda

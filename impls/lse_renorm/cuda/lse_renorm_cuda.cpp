@@ -1,0 +1,84 @@
+// impls/lse_renorm/cuda/lse_renorm_cuda.cpp — host side of lse_renorm/cuda (g++): a tiled/cuda
+// DeviceCase without the sink, then the renorm kernel in place on its guarded o and lse; both
+// kernels are timed with CUDA events (the poisoning between them is not).
+#include "impls/lse_renorm/cuda/lse_renorm_cuda.h"
+
+#include <cuda_runtime_api.h>
+
+#include "impls/cuda/cuda_util.h"
+#include "impls/lse_renorm/cuda/renorm_params.h"
+#include "impls/tiled/cuda/tiled_cuda.h"
+#include "impls/tiled/tiled.h"
+
+namespace sinkbench::lse_renorm_cuda {
+
+namespace {
+
+class LseRenormCuda final : public Impl {
+ public:
+  explicit LseRenormCuda(bool lse_cast) : lse_cast_(lse_cast) {}
+  std::string name() const override {
+    return lse_cast_ ? "lse_renorm-lse_cast/cuda" : "lse_renorm/cuda";
+  }
+  std::string family() const override { return "lse_renorm"; }
+  Device device() const override { return Device::cuda; }
+  std::string description() const override {
+    return lse_cast_ ? "tiled/cuda without the sink (o rounded, fp32 lse), then a renorm kernel: "
+                       "lse cast to the dtype, exp(lse - logsumexp(lse, sigma)) as dtype-rounded "
+                       "ops, o * factor rounded"
+                     : "tiled/cuda without the sink (o rounded, fp32 lse), then a renorm kernel: "
+                       "o * sigmoid(lse - sigma) in fp32, rounded once";
+  }
+  // The sink-less pass is tiled/cuda: its dtype, head dim and device limits.
+  Support supports(const CaseSpec& c) const override { return tiled_cuda::supports_case(c); }
+  // As lse_renorm/cpu: the sink-less pass rounds P like tiled.
+  std::optional<double> min_floor_ratio(const CaseSpec& c) const override {
+    return rounded_p_min_floor_ratio(c);
+  }
+  ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
+    tiled_cuda::DeviceCase dc(c, &in, /*use_sink=*/false);
+    double seconds = dc.run();
+    // Without a sink the sink-less pass is the whole answer (as lse_renorm/cpu).
+    if (!in.sinks.empty()) {
+      cuda::DeviceBuffer sinks(in.sinks.size() * sizeof(float));
+      sinks.upload(in.sinks.data(), in.sinks.size() * sizeof(float));
+      const tiled_cuda::FwdParams& f = dc.params();
+      RenormParams p;
+      p.o = f.o;
+      p.lse = f.lse;
+      p.sinks = static_cast<const float*>(sinks.get());
+      p.cu_seqlens_q = f.cu_seqlens_q;
+      p.o_row_stride = f.o_row_stride;
+      p.o_head_stride = f.o_head_stride;
+      p.lse_seq_stride = f.lse_seq_stride;
+      p.lse_head_stride = f.lse_head_stride;
+      p.lse_packed_rows = f.lse_packed_rows;
+      p.num_seqs = f.num_seqs;
+      p.heads_q = f.heads_q;
+      p.head_dim = f.head_dim;
+      p.max_seqlen_q = f.max_seqlen_q;
+      p.lse_cast = lse_cast_;
+      cuda::EventTimer timer;
+      timer.start();
+      SB_CUDA(c.dtype == DType::bf16 ? launch_renorm<DType::bf16>(p, nullptr)
+                                     : launch_renorm<DType::f16>(p, nullptr));
+      timer.stop();
+      seconds += timer.seconds();
+      SB_CUDA(cudaGetLastError());
+    }
+    ForwardResult r = dc.fetch();
+    r.seconds = seconds;
+    return r;
+  }
+
+ private:
+  bool lse_cast_;
+};
+
+}  // namespace
+
+std::unique_ptr<Impl> make_lse_renorm_cuda(bool lse_cast) {
+  return std::make_unique<LseRenormCuda>(lse_cast);
+}
+
+}  // namespace sinkbench::lse_renorm_cuda
