@@ -7,7 +7,7 @@
 # directly (no tools/setup.sh: the GPU machine has the dependencies and no network). Exit status:
 # non-zero if the build, a gpu test, a sanitizer check or the benchmark failed.
 #   SINKBENCH_BUILD   build directory (default build-gpu)
-#   GPU_CHECK_SKIP    space-separated steps to skip: tests sanitizer bench cli
+#   GPU_CHECK_SKIP    space-separated steps to skip: tests sanitizer bench cli golden
 #   GPU_CHECK_JOBS    build and ctest parallelism (default: nproc)
 #   GPU_CHECK_CTEST_TIMEOUT, GPU_CHECK_CLI_TIMEOUT   seconds for those steps (3600, 600)
 set -uo pipefail
@@ -82,11 +82,25 @@ if ! skipped cli && [[ -x $build/sinkbench ]]; then
   cli_tail=$(tail -n 40 "$out/cli-run.log")
 fi
 
+# The CPU references must give the golden fixture's bits with this machine's compiler and CPU too.
+if ! skipped golden && [[ -x $build/sinkbench ]]; then
+  t0=$SECONDS
+  "$build/sinkbench" run --suite "$root/cases/suites/golden.yaml" --device cpu --keep-arrays \
+    --no-report -o "$out/golden-run.h5" >"$out/golden-run.log" 2>&1
+  "$build/sinkbench" diff "$root/cases/golden/smoke.h5" "$out/golden-run.h5" \
+    >"$out/golden-diff.log" 2>&1
+  rc=$?
+  [[ $rc -ne 0 ]] && status=1
+  note "golden diff on this machine's toolchain: rc $rc in $((SECONDS - t0)) s (golden-diff.log)"
+  golden_tail=$(tail -n 12 "$out/golden-diff.log")
+fi
+
 # The device hands back at most 8 files: bundle the logs.
 (cd "$out" && tar czf logs.tgz ./*.log ./*.txt 2>/dev/null && rm -f ./*.log ./*.txt) || true
 echo
 echo "---- summary ----"
 printf '%s\n' "${summary[@]}"
+[[ -n ${golden_tail:-} ]] && printf '%s\n' "$golden_tail"
 [[ -n ${cli_tail:-} ]] && printf '%s\n' "$cli_tail"
 [[ -n ${bench_table:-} ]] && printf '%s\n' "$bench_table"
 exit $status
