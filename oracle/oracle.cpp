@@ -28,8 +28,8 @@ constexpr int64_t kBlockRows = 64;
 struct Workspace {
   template <typename T>
   using Buffer = std::vector<T, Eigen::aligned_allocator<T>>;
-  Buffer<double> s, vsel, o;
-  Buffer<float> shat, vabs, w, a;
+  Buffer<double> s, vsel, o, knorm;
+  Buffer<float> vabs, w, a;
   template <typename T>
   T* take(Buffer<T>& v, int64_t n) {
     if (v.size() < size_t(n)) v.resize(size_t(n));
@@ -150,16 +150,17 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
         if (rows.heads[t] / c.gqa() == hk) group.push_back({rows.heads[t], t});
       if (group.empty()) continue;
       MatR K(sk, D), V(sk, D);
-      MatF Kabs(sk, D), Vabs(sk, D);  // error scales (M, l, ...) need ~1e-4: float GEMMs suffice
+      MatF Vabs(sk, D);           // error scales (M, l, ...) need ~1e-4: float GEMMs suffice
+      Eigen::VectorXd knorm(sk);  // |k_j|_2
 #pragma omp parallel for schedule(static)
       for (int64_t j = 0; j < sk; ++j) {
         for (int d = 0; d < D; ++d) {
           K(j, d) = in.k.get(L.kv_offset(s, j, hk) + d);
           const double v = in.v.get(L.kv_offset(s, j, hk) + d);
           V(j, d) = v;
-          Kabs(j, d) = std::fabs(float(K(j, d)));
           Vabs(j, d) = std::fabs(float(v));
         }
+        knorm(j) = K.row(j).norm();
       }
       const int64_t tasks = int64_t(group.size() * blocks.size());
 #pragma omp parallel
@@ -176,23 +177,22 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
           for (int64_t r = 0; r < nr; ++r)
             for (int d = 0; d < D; ++d)
               Q(r, d) = scale * double(in.q.get(L.q_offset(s, rows.row[blk.begin + r], h) + d));
-          const MatF Qabs = Q.cast<float>().cwiseAbs();
           const int64_t cols = ks.cols();
           MapR S(ws.take(ws.s, nr * cols), nr, cols);
-          MapF Shat(ws.take(ws.shat, nr * cols), nr, cols);  // scale sum_d |q_id||k_jd| >= |s_ij|
           MapR Vsel(ws.take(ws.vsel, cols * D), cols, D);
           MapF Vabs_sel(ws.take(ws.vabs, cols * D), cols, D);
+          Eigen::Map<Eigen::RowVectorXd> knorm_sel(ws.take(ws.knorm, cols), cols);
           for (int u = 0, col = 0; u < ks.n; col += int(ks.r[u].size()), ++u) {
             const int64_t lo = ks.r[u].lo, n = ks.r[u].size();
             S.middleCols(col, n).noalias() = Q * K.middleRows(lo, n).transpose();
-            Shat.middleCols(col, n).noalias() = Qabs * Kabs.middleRows(lo, n).transpose();
             Vsel.middleRows(col, n) = V.middleRows(lo, n);
             Vabs_sel.middleRows(col, n) = Vabs.middleRows(lo, n);
+            knorm_sel.segment(col, n) = knorm.segment(lo, n).transpose();
           }
           // Error-scale weights, multiplied by |V| in one float GEMM: rows [0, nr) P_ij (for M),
-          // [nr, 2nr) P_ij g_ij with g_ij = |s_ij| + |s_ij - m_i| (for l), [2nr, 3nr) P_ij shat_ij
-          // (for l_acc).
-          MapF W(ws.take(ws.w, 3 * nr * cols), 3 * nr, cols);
+          // [nr, 2nr) P_ij g_ij with g_ij = |s_ij| + |s_ij - m_i| (for l).
+          MapF W(ws.take(ws.w, 2 * nr * cols), 2 * nr, cols);
+          std::vector<double> shat_max(static_cast<size_t>(nr), 0.0);
           std::vector<char> has_keys(static_cast<size_t>(nr));
           for (int64_t r = 0; r < nr; ++r) {
             KeyRange vis[2];
@@ -202,7 +202,7 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
             const size_t out = res.at(blk.begin + size_t(r), hidx);
             if (!has_keys[size_t(r)]) {
               S.row(r).setZero();
-              for (int part = 0; part < 3; ++part)
+              for (int part = 0; part < 2; ++part)
                 W.row(part * nr + r).setZero();
               res.lse[out] = sigma;
               res.lse_sens[out] = res.lse_sens_acc[out] =
@@ -210,16 +210,20 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
               continue;
             }
             const double mx = std::max(sigma, S.row(r).maxCoeff());
-            // Logit-domain magnitude of a key: the logit and its distance to the row maximum, the
-            // two values an implementation may store (eager rounds both).
-            W.row(nr + r) = (S.row(r).array() > kNegInf)
-                                .select(S.row(r).array().abs() + (S.row(r).array() - mx).abs(), 0.0)
-                                .cast<float>();
+            // Logit-domain magnitude of a key: the logit and its distance to the row maximum (the
+            // two values an implementation may store; eager rounds both), |s| + (m - s) as m >= s.
+            const auto visible = S.row(r).array() > kNegInf;
+            W.row(nr + r) =
+                visible.select(S.row(r).array().abs() + (mx - S.row(r).array()), 0.0).cast<float>();
+            // shat_ij = scale |q_i| |k_j| >= scale sum_d |q_id k_jd|, the scale of the logit's
+            // fp32 dot-product error (Cauchy-Schwarz: no GEMM needed).
+            const double qnorm = Q.row(r).norm();
+            shat_max[size_t(r)] = qnorm * visible.select(knorm_sel.array(), 0.0).maxCoeff();
             // Vectorised exp maps -inf to a subnormal, not 0; terms below 1e-300 (relative to the
             // row maximum, 1) cannot move a double sum, and subnormals would slow the GEMM 50x.
             S.row(r) = (S.row(r).array() - mx).exp();
             const double z = std::exp(sigma - mx) + S.row(r).sum();
-            S.row(r) = (S.row(r).array() < 1e-300).select(0.0, S.row(r).array() / z);
+            S.row(r) = (S.row(r).array() < 1e-300).select(0.0, S.row(r).array() * (1.0 / z));
             res.lse[out] = mx + std::log(z);
             const double p_sink = std::exp(sigma - res.lse[out]);
             const double sink_term =
@@ -227,14 +231,13 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
             const double sink_term_acc = std::isinf(sigma) ? 0.0 : p_sink * std::fabs(sigma);
             W.row(r) = S.row(r).cast<float>();
             W.row(nr + r) = W.row(nr + r).cwiseProduct(W.row(r));
-            W.row(2 * nr + r) = Shat.row(r).cwiseProduct(W.row(r));
             res.lse_sens[out] = W.row(nr + r).cast<double>().sum() + sink_term;
-            res.lse_sens_acc[out] = W.row(2 * nr + r).cast<double>().sum() + sink_term_acc;
+            res.lse_sens_acc[out] = qnorm * S.row(r).dot(knorm_sel) + sink_term_acc;
           }
           MapR O(ws.take(ws.o, nr * D), nr, D);
           O.noalias() = S * Vsel;
-          MapF A(ws.take(ws.a, 3 * nr * D), 3 * nr, D);
-          A.noalias() = W * Vabs_sel;  // M, then sum_j P g |v|, then sum_j P shat |v|
+          MapF A(ws.take(ws.a, 2 * nr * D), 2 * nr, D);
+          A.noalias() = W * Vabs_sel;  // M, then sum_j P g |v|
           for (int64_t r = 0; r < nr; ++r) {
             if (!has_keys[size_t(r)]) continue;
             const size_t row_out = res.at(blk.begin + size_t(r), hidx);
@@ -245,7 +248,7 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
               res.m[out + size_t(d)] = A(r, d);
               res.l[out + size_t(d)] = A(nr + r, d) + res.lse_sens[row_out] * std::fabs(o);
               res.l_acc[out + size_t(d)] =
-                  A(2 * nr + r, d) + res.lse_sens_acc[row_out] * std::fabs(o);
+                  shat_max[size_t(r)] * A(r, d) + res.lse_sens_acc[row_out] * std::fabs(o);
             }
           }
         }

@@ -21,13 +21,16 @@ struct OracleResult {
   // (m_i the row maximum, sink included): a bound on how far o moves when every logit-domain
   // value (a logit, or its distance to the maximum) moves by a relative u: do <= u * l.
   std::vector<double> l;
-  // [rows, heads, D]: the same with |s_ij| replaced by shat_ij = scale sum_d |q_id| |k_jd|, the
-  // scale of a logit's fp32 dot-product error (which is relative to shat, not to |s|).
+  // [rows, heads, D]: shat_max_i M_id + lse_sens_acc_i |o_id| with shat_ij = scale |q_i| |k_j|
+  // >= scale sum_d |q_id k_jd| (the scale of a logit's fp32 dot-product error, which is relative
+  // to the terms' magnitudes, not to the possibly cancelling s_ij) and shat_max_i its maximum over
+  // the visible keys.
   std::vector<double> l_acc;
   std::vector<double> lse;  // [rows, heads]: log(exp(sigma) + sum_j exp(s_ij)); -inf if empty
   // [rows, heads]: sum_j P_ij g_ij + p_sink g_sink, the same bound for lse: dlse <= u * lse_sens.
   std::vector<double> lse_sens;
-  std::vector<double> lse_sens_acc;  // [rows, heads]: with shat_ij in place of |s_ij|
+  // [rows, heads]: sum_j P_ij shat_ij + p_sink |sigma|.
+  std::vector<double> lse_sens_acc;
   size_t at(size_t row, size_t head) const { return row * rows.heads.size() + head; }
   size_t at(size_t row, size_t head, int d) const { return at(row, head) * size_t(head_dim) + d; }
 };

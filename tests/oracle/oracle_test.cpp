@@ -58,18 +58,21 @@ Naive naive(const CaseSpec& c, const Inputs& in, const RowSet& rows) {
       const int h = rows.heads[hi], hk = h / c.gqa();
       const long double sigma = in.sinks.empty() ? -INFINITY : in.sinks[size_t(h)];
       std::vector<long double> logit(size_t(sk), -INFINITY), shat(size_t(sk), 0);
+      long double shat_max = 0;
       long double mx = sigma;
       for (int64_t j = 0; j < sk; ++j) {
         if (!is_visible(c.mask, j, p)) continue;
-        long double dot = 0, dot_abs = 0;
+        long double dot = 0, qq = 0, kk = 0;
         for (int d = 0; d < D; ++d) {
-          const long double x =
-              (long double)in.q.get(L.q_offset(s, i, h) + d) * in.k.get(L.kv_offset(s, j, hk) + d);
-          dot += x;
-          dot_abs += std::fabs(x);
+          const long double qd = in.q.get(L.q_offset(s, i, h) + d);
+          const long double kd = in.k.get(L.kv_offset(s, j, hk) + d);
+          dot += qd * kd;
+          qq += qd * qd;
+          kk += kd * kd;
         }
         logit[size_t(j)] = (long double)in.scale * dot;
-        shat[size_t(j)] = (long double)in.scale * dot_abs;
+        shat[size_t(j)] = (long double)in.scale * std::sqrt(qq) * std::sqrt(kk);
+        shat_max = std::max(shat_max, shat[size_t(j)]);
         mx = std::max(mx, logit[size_t(j)]);
       }
       const size_t out = r * rows.heads.size() + hi;
@@ -83,7 +86,7 @@ Naive naive(const CaseSpec& c, const Inputs& in, const RowSet& rows) {
       auto mag = [&](long double x) { return std::fabs(x) + std::fabs(x - mx); };
       long double sens = std::isinf(sigma) ? 0 : std::exp(sigma - lse) * mag(sigma);
       long double sens_acc = std::isinf(sigma) ? 0 : std::exp(sigma - lse) * std::fabs(sigma);
-      std::vector<long double> al(size_t(D), 0), al_acc(size_t(D), 0);
+      std::vector<long double> al(size_t(D), 0);
       for (int64_t j = 0; j < sk; ++j) {
         const long double pj = std::exp(logit[size_t(j)] - lse);
         if (pj == 0) continue;
@@ -94,14 +97,13 @@ Naive naive(const CaseSpec& c, const Inputs& in, const RowSet& rows) {
           n.o[out * D + d] += pj * v;
           n.m[out * D + d] += pj * std::fabs(v);
           al[size_t(d)] += pj * mag(logit[size_t(j)]) * std::fabs(v);
-          al_acc[size_t(d)] += pj * shat[size_t(j)] * std::fabs(v);
         }
       }
       n.lse_sens[out] = sens;
       n.lse_sens_acc[out] = sens_acc;
       for (int d = 0; d < D; ++d) {
         n.l[out * D + d] = al[size_t(d)] + sens * std::fabs(n.o[out * D + d]);
-        n.l_acc[out * D + d] = al_acc[size_t(d)] + sens_acc * std::fabs(n.o[out * D + d]);
+        n.l_acc[out * D + d] = shat_max * n.m[out * D + d] + sens_acc * std::fabs(n.o[out * D + d]);
       }
     }
   }
