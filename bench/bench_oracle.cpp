@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
+#include "bench/flop_model.h"
 #include "oracle/oracle.h"
 
 namespace sinkbench {
@@ -21,8 +22,8 @@ void BM_OracleForward(benchmark::State& state) {
   const Inputs in = generate(c);
   for (auto _ : state)
     benchmark::DoNotOptimize(oracle_forward(c, in));
-  state.counters["GFLOP/s"] = benchmark::Counter(4.0 * c.head_dim * visible_pairs(c) / 1e9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(forward_flops(c) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.SetLabel(case_label(c));
 }
 

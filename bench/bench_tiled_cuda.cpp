@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/flop_model.h"
 #include "cases/case_spec.h"
 #include "core/device.h"
 #include "impls/cuda/cuda_util.h"
@@ -65,11 +66,8 @@ void bm_forward(benchmark::State& state, int head_dim, int64_t s, bool window) {
   dc.fetch();  // every output written, guards intact (throws otherwise)
   std::sort(times.begin(), times.end());
   const double med = times[times.size() / 2];
-  const double flops = 4.0 * c.head_dim * visible_pairs(c);
-  const Layout l = make_layout(c);
-  const double bytes = 2.0 * double(l.total_q() * c.heads_q * c.head_dim) * 2 +
-                       2.0 * double(l.total_k() * c.heads_kv * c.head_dim) * 2 +
-                       4.0 * double(l.lse_size());
+  const double flops = forward_flops(c);  // one model: bench/flop_model.h
+  const double bytes = forward_bytes(c);
   state.counters["median_ms"] = med * 1e3;
   state.counters["TFLOPs"] = flops / med * 1e-12;
   state.counters["GBps"] = bytes / med * 1e-9;

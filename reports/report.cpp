@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "bench/flop_model.h"
 #include "core/error.h"
 #include "reports/store.h"
 
@@ -32,15 +33,19 @@ struct Entry {
          lse_budget = 0, seconds = 0, tflops = 0, gbs = 0, ratio = 0;
 };
 
-// Bytes an attention forward must move: q, k, v read once, o written once (the dtype), fp32
-// lse written and sinks read once.
+// Bytes of the case by the one model (bench/flop_model.h), from its stored cases row.
 double bytes_moved(const Table& cases, size_t c) {
-  const std::string dt = cases.text(c, "dtype");
-  const double size = dt == "fp32" ? 4 : 2;
-  const double hq = double(cases.integer(c, "heads_q")), hkv = double(cases.integer(c, "heads_kv"));
-  const double d = double(cases.integer(c, "head_dim"));
-  const double tq = double(cases.integer(c, "total_q")), tk = double(cases.integer(c, "total_k"));
-  return size * (2 * tq * hq * d + 2 * tk * hkv * d) + 4 * (tq * hq + hq);
+  TrafficShape t;
+  DType dt = DType::bf16;
+  parse_dtype(cases.text(c, "dtype"), &dt);
+  t.dtype = dt;
+  t.heads_q = cases.integer(c, "heads_q");
+  t.heads_kv = cases.integer(c, "heads_kv");
+  t.head_dim = cases.integer(c, "head_dim");
+  t.total_q = cases.integer(c, "total_q");
+  t.total_k = cases.integer(c, "total_k");
+  t.has_sink = cases.text(c, "sink") != "none";
+  return forward_bytes(t);
 }
 
 std::string tag_of(const std::string& path, const std::vector<std::string>& all) {
@@ -239,7 +244,8 @@ std::string speed_md(const std::vector<Entry>& all) {
   if (groups.empty()) return "## Speed\n\nNo timings in these files.\n\n";
   std::string s =
       "## Speed\n\nMedians over the cases of each group. TFLOP/s counts 4·D flops per visible "
-      "(query, key) pair per head; GB/s counts q, k, v read once and o, lse written once; the "
+      "(query, key) pair per head; GB/s counts q, k, v, sinks read once and o, lse written once "
+      "(bench/flop_model.h); the "
       "ratio is time over the fastest implementation on the same case (1 = fastest). CPU "
       "timings are host wall time of the reference code, not a kernel benchmark.\n\n"
       "| implementation | device | dtype | mask | cases | TFLOP/s | GB/s | time ratio |\n"

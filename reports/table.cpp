@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "bench/flop_model.h"
 #include "core/error.h"
 
 namespace sinkbench {
@@ -101,7 +102,7 @@ const std::vector<Column>& result_columns() {
 Row case_row(const CaseSpec& c, int64_t evaluated_rows, int64_t evaluated_heads,
              double oracle_seconds) {
   const Layout L = make_layout(c);
-  const double pairs = visible_pairs(c);
+  const double pairs = pair_count(c);
   return {case_id(c),
           case_label(c),
           canonical(c),
@@ -129,7 +130,7 @@ Row case_row(const CaseSpec& c, int64_t evaluated_rows, int64_t evaluated_heads,
           evaluated_rows,
           evaluated_heads,
           pairs,
-          4.0 * c.head_dim * pairs,
+          forward_flops_of_pairs(pairs, c.head_dim),
           oracle_seconds};
 }
 
@@ -164,7 +165,7 @@ Row result_row(const CaseSpec& c, const Outcome& r) {
           m.worst_got,
           m.worst_want,
           r.min_floor_ratio.value_or(NAN),
-          4.0 * c.head_dim * visible_pairs(c),
+          forward_flops(c),
           r.seconds,
           r.wall_seconds};
 }

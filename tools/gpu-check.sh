@@ -74,6 +74,14 @@ if ! skipped bench && [[ -x $build/bench/bench_tiled_cuda ]]; then
   bench_table=$(sed -n '/^# tiled\/cuda/,$p' "$out/bench.log")
 fi
 
+if ! skipped bench && [[ -x $build/bench/bench_paged_cuda ]]; then
+  t0=$SECONDS
+  "$build/bench/bench_paged_cuda" --benchmark_out="$out/bench-paged.json" \
+    --benchmark_out_format=json >"$out/bench-paged.log" 2>&1 || status=1
+  note "bench_paged_cuda done in $((SECONDS - t0)) s (bench-paged.log, bench-paged.json)"
+  paged_table=$(sed -n '/^# flash_paged\/cuda/,$p' "$out/bench-paged.log")
+fi
+
 if ! skipped cli && [[ -x $build/sinkbench ]]; then
   t0=$SECONDS
   timeout "${GPU_CHECK_CLI_TIMEOUT:-600}" "$build/sinkbench" run --suite gpt-oss --device cuda \
@@ -103,4 +111,5 @@ printf '%s\n' "${summary[@]}"
 [[ -n ${golden_tail:-} ]] && printf '%s\n' "$golden_tail"
 [[ -n ${cli_tail:-} ]] && printf '%s\n' "$cli_tail"
 [[ -n ${bench_table:-} ]] && printf '%s\n' "$bench_table"
+[[ -n ${paged_table:-} ]] && printf '%s\n' "$paged_table"
 exit $status

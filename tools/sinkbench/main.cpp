@@ -1,6 +1,6 @@
 // tools/sinkbench/main.cpp — the `sinkbench` command line: subcommands (list, run, merge, oracle,
-// diff, report, golden update) and exit codes (0 success, 1 a failed verdict or a regression,
-// 2 bad usage or input, 3 internal error).
+// diff, report, golden update, export, check) and exit codes (0 success, 1 a failed verdict or a
+// regression, 2 bad usage or input, 3 internal error).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "bench/flop_model.h"
 #include "cases/suite.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -17,6 +18,7 @@
 #include "reports/diff.h"
 #include "reports/merge.h"
 #include "reports/report.h"
+#include "tools/sinkbench/external.h"
 #include "tools/sinkbench/golden.h"
 #include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/sweep.h"
@@ -53,7 +55,7 @@ int run_oracle(const OracleOptions& opt) {
       max_o = std::max(max_o, std::fabs(x));
     for (double x : r.lse)
       lo = std::min(lo, x), hi = std::max(hi, x);
-    const double flops = r.rows.complete ? 4.0 * c.head_dim * visible_pairs(c) : NAN;
+    const double flops = r.rows.complete ? forward_flops(c) : NAN;
     fmt::print("{:<18} {:<44} {:>8} {:>10.4g} {:>4.1f}..{:<4.1f} {:>11.2f} {:>9.2f}\n", case_id(c),
                case_label(c), r.rows.size(), max_o, lo, hi, sec * 1e3, flops / sec / 1e9);
   }
@@ -241,6 +243,34 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
 
+  ExportOptions export_opt;
+  CLI::App* exp = app.add_subcommand(
+      "export",
+      "Write the cases of a suite with their inputs into an HDF5 file an external "
+      "implementation fills with its outputs (layout: docs/external.md)");
+  exp->add_option("--suite", export_opt.suite, "Built-in suite name or path to a .yaml file")
+      ->capture_default_str();
+  exp->add_option("--filter", export_opt.filter,
+                  "Filter expression over case fields, e.g. dtype=bf16,mask=causal,sk>=1024");
+  exp->add_option("-o,--output", export_opt.out, "Exchange file to write (HDF5)")
+      ->capture_default_str();
+
+  CheckOptions check_opt;
+  CLI::App* check = app.add_subcommand(
+      "check",
+      "Judge the outputs an external tool wrote into an exported file against the FP64 oracle "
+      "with the policy of `run`; write a results file with device \"external\" (exit 0 all "
+      "pass, 1 any failure or missing/misshapen output, 2 bad or tampered input)");
+  check->add_option("input", check_opt.input, "Exchange file filled with outputs")->required();
+  check->add_option("-o,--output", check_opt.out, "Results file (HDF5, as `run` writes)")
+      ->capture_default_str();
+  check->add_option("--impl", check_opt.impls,
+                    "Output groups (/outputs/<impl>) to judge, repeatable (default: all)");
+  check
+      ->add_option("--threads", check_opt.threads,
+                   "OpenMP threads (default: OMP_NUM_THREADS or all)")
+      ->check(CLI::NonNegativeNumber);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -281,6 +311,14 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (oracle->parsed()) return run_oracle(oracle_opt);
+    if (exp->parsed()) {
+      export_opt.command_line = command_line;
+      return run_export(export_opt);
+    }
+    if (check->parsed()) {
+      check_opt.command_line = command_line;
+      return run_check(check_opt);
+    }
   } catch (const InputError& e) {
     std::fprintf(stderr, "sinkbench: error: %s\n", e.what());
     return 2;

@@ -1,0 +1,351 @@
+// tests/tools/external_test.cpp — `sinkbench export` and `sinkbench check` end to end. The test
+// plays the external tool: it fills an exported file through the HDF5 C API with the outputs of
+// the tiled CPU implementation, correct and with planted bugs (ignore_sink, window_off_by_one,
+// lse cast to bf16, a NaN), plus a wrong shape and missing outputs, and checks that `check`
+// passes the correct one, fails each bug naming its bound, reports the broken outputs by case and
+// dataset, refuses a tampered input, and writes a results file `report` and `diff` read.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "cases/generate.h"
+#include "cases/suite.h"
+#include "core/dtype.h"
+#include "impls/tiled/tiled.h"
+#include "reports/store.h"
+#include "tests/tools/child.h"
+
+namespace sinkbench {
+namespace {
+
+namespace fs = std::filesystem;
+using test::fresh_dir;
+using test::run_child;
+
+// Three small cases (fp32, fp16, bf16) with a window of 7 and learned sinks.
+const std::string kFilter = "mask=sliding_window,window=7,sq=113,gqa=8";
+
+test::ChildResult sinkbench(std::vector<std::string> args, const fs::path& log) {
+  args.insert(args.begin(), SINKBENCH_BIN);
+  return run_child(std::move(args), log.string());
+}
+
+// Varlen cases of the edge suite (packed layout, lse [Hq, total_q]).
+const std::string kVarlenSuite = "edge", kVarlenFilter = "varlen=1";
+
+std::vector<CaseSpec> exported_cases(const std::string& suite = "smoke",
+                                     const std::string& filter = kFilter) {
+  return expand(load_suite(suite), Filter::parse(filter));
+}
+
+// What the test's "external tool" returns for a case.
+struct Output {
+  Tensor o;
+  std::vector<float> lse;
+};
+using Tool = std::function<Output(const CaseSpec&, const Inputs&)>;
+
+Tool tiled(Faults faults = {}) {
+  return [faults](const CaseSpec& c, const Inputs& in) {
+    TiledOptions opt;
+    opt.faults = faults;
+    ForwardResult f = make_tiled_cpu(opt)->forward(c, in);
+    return Output{std::move(f.o), std::move(f.lse)};
+  };
+}
+
+hid_t group_at(hid_t parent, const std::string& name) {
+  return H5Lexists(parent, name.c_str(), H5P_DEFAULT) > 0
+             ? H5Gopen2(parent, name.c_str(), H5P_DEFAULT)
+             : H5Gcreate2(parent, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+}
+
+void put(hid_t g, const std::string& name, std::vector<hsize_t> dims, hid_t type, const void* data,
+         const char* dtype = nullptr) {
+  const hid_t space = H5Screate_simple(int(dims.size()), dims.data(), nullptr);
+  const hid_t d = H5Dcreate2(g, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  ASSERT_GE(d, 0) << name;
+  ASSERT_GE(H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data), 0);
+  if (dtype) {
+    const hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, H5T_VARIABLE);
+    const hid_t as = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(d, "dtype", st, as, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, st, &dtype);
+    H5Aclose(a);
+    H5Sclose(as);
+    H5Tclose(st);
+  }
+  H5Dclose(d);
+  H5Sclose(space);
+}
+
+void put_seconds(hid_t g, double seconds) {
+  const hid_t as = H5Screate(H5S_SCALAR);
+  const hid_t a = H5Acreate2(g, "seconds", H5T_NATIVE_DOUBLE, as, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(a, H5T_NATIVE_DOUBLE, &seconds);
+  H5Aclose(a);
+  H5Sclose(as);
+}
+
+// How one output group writes a case: o as the case dtype's bits (or float32), lse as float32.
+struct Writing {
+  bool o_as_f32 = false;
+  bool write_o = true;
+  bool write_lse = true;
+  bool flat_o = false;  // o as [total_q, Hq * D]: a wrong shape
+};
+
+void write_case(hid_t file, const std::string& impl, const CaseSpec& c, const Output& out,
+                const Writing& w) {
+  const hid_t outputs = group_at(file, "outputs");
+  const hid_t ig = group_at(outputs, impl);
+  const hid_t g = group_at(ig, case_id(c));
+  const auto& s = out.o.shape();
+  std::vector<hsize_t> dims = {hsize_t(s[0]), hsize_t(s[1]), hsize_t(s[2])};
+  if (w.flat_o) dims = {hsize_t(s[0]), hsize_t(s[1] * s[2])};
+  if (w.write_o) {
+    if (w.o_as_f32 || out.o.dtype() == DType::f32) {
+      const std::vector<float> v = out.o.to_float();
+      put(g, "o", dims, H5T_NATIVE_FLOAT, v.data());
+    } else {
+      put(g, "o", dims, H5T_NATIVE_UINT16, out.o.data(), c.dtype == DType::bf16 ? "bf16" : "fp16");
+    }
+  }
+  const std::vector<hsize_t> lse_dims =
+      c.varlen() ? std::vector<hsize_t>{hsize_t(c.heads_q), hsize_t(s[0])}
+                 : std::vector<hsize_t>{hsize_t(c.batch), hsize_t(c.heads_q), hsize_t(c.seqlen_q)};
+  if (w.write_lse) put(g, "lse", lse_dims, H5T_NATIVE_FLOAT, out.lse.data());
+  put_seconds(g, 1e-3);
+  H5Gclose(g);
+  H5Gclose(ig);
+  H5Gclose(outputs);
+}
+
+// Fills every case of `file` for output group `impl`; `skip` leaves a case out entirely.
+void fill(const fs::path& file, const std::string& impl, const Tool& tool, Writing w = {},
+          std::function<bool(size_t)> skip = nullptr,
+          std::function<void(size_t, Output&, Writing&)> edit = nullptr,
+          const std::vector<CaseSpec>& cases = exported_cases()) {
+  const hid_t h = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  ASSERT_GE(h, 0) << file;
+  for (size_t k = 0; k < cases.size(); ++k) {
+    if (skip && skip(k)) continue;
+    const Inputs in = generate(cases[k]);
+    Output out = tool(cases[k], in);
+    Writing wk = w;
+    if (edit) edit(k, out, wk);
+    write_case(h, impl, cases[k], out, wk);
+  }
+  H5Fclose(h);
+}
+
+fs::path exported(const fs::path& dir, const std::string& suite = "smoke",
+                  const std::string& filter = kFilter) {
+  const fs::path file = dir / "external.h5";
+  const auto r = sinkbench({"export", "--suite", suite, "--filter", filter, "-o", file.string()},
+                           dir / "export.log");
+  EXPECT_EQ(r.code, 0) << r.output;
+  return file;
+}
+
+// Rows of a results file for one implementation: status and bound per case.
+std::vector<std::pair<std::string, std::string>> rows_of(const StoredRun& run,
+                                                         const std::string& impl) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < run.results.rows.size(); ++i)
+    if (run.results.text(i, "impl") == impl)
+      out.emplace_back(run.results.text(i, "status"), run.results.text(i, "bound"));
+  return out;
+}
+
+TEST(External, HelpOnExportAndCheck) {
+  const fs::path d = fresh_dir("external_help");
+  for (const std::string cmd : {"export", "check"}) {
+    const auto r = sinkbench({cmd, "--help"}, d / (cmd + ".log"));
+    EXPECT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find("--output"), std::string::npos) << r.output;
+  }
+}
+
+TEST(External, CorrectOutputsPassAndTheResultsFileIsARun) {
+  const fs::path d = fresh_dir("external_pass");
+  const fs::path file = exported(d);
+  ASSERT_EQ(exported_cases().size(), 3u);
+  fill(file, "tiled-bits", tiled());
+  fill(file, "tiled-f32", tiled(), {.o_as_f32 = true});
+  fill(file, "tiled-no-lse", tiled(), {.write_lse = false});
+  const fs::path results = d / "results.h5";
+  const auto r = sinkbench({"check", file.string(), "-o", results.string()}, d / "check.log");
+  EXPECT_EQ(r.code, 0) << r.output;
+
+  const StoredRun run = read_store(results.string());
+  EXPECT_EQ(run.cases.rows.size(), 3u);
+  for (const std::string impl : {"tiled-bits", "tiled-f32", "tiled-no-lse"}) {
+    const auto rows = rows_of(run, impl);
+    ASSERT_EQ(rows.size(), 3u) << impl;
+    for (const auto& [status, bound] : rows)
+      EXPECT_EQ(status, "pass") << impl << " " << bound;
+  }
+  for (size_t i = 0; i < run.results.rows.size(); ++i) {
+    EXPECT_EQ(run.results.text(i, "device"), "external");
+    EXPECT_GT(run.results.number(i, "seconds"), 0);  // the tool's timing is kept
+    if (run.results.text(i, "impl") == "tiled-no-lse")
+      EXPECT_NE(run.results.text(i, "detail").find("lse bound not checked"), std::string::npos);
+  }
+  const auto rep =
+      sinkbench({"report", results.string(), "-o", (d / "report").string()}, d / "report.log");
+  EXPECT_EQ(rep.code, 0) << rep.output;
+  EXPECT_TRUE(fs::exists(d / "report" / "report.md"));
+  const auto diff = sinkbench({"diff", results.string(), results.string()}, d / "diff.log");
+  EXPECT_EQ(diff.code, 0) << diff.output;
+}
+
+TEST(External, VarlenCasesRoundTripInThePackedLayout) {
+  const fs::path d = fresh_dir("external_varlen");
+  const fs::path file = exported(d, kVarlenSuite, kVarlenFilter);
+  const std::vector<CaseSpec> cases = exported_cases(kVarlenSuite, kVarlenFilter);
+  ASSERT_FALSE(cases.empty());
+  for (const CaseSpec& c : cases)
+    ASSERT_TRUE(c.varlen());
+  fill(file, "tiled", tiled(), {}, nullptr, nullptr, cases);
+  fill(file, "ignore_sink", tiled({.ignore_sink = true}), {}, nullptr, nullptr, cases);
+  const fs::path results = d / "results.h5";
+  const auto r = sinkbench({"check", file.string(), "-o", results.string()}, d / "check.log");
+  EXPECT_EQ(r.code, 1) << r.output;
+  const StoredRun run = read_store(results.string());
+  for (const auto& [status, bound] : rows_of(run, "tiled"))
+    EXPECT_EQ(status, "pass") << bound << "\n" << r.output;
+  int caught = 0;
+  for (const auto& [status, bound] : rows_of(run, "ignore_sink"))
+    caught += status == "fail";
+  EXPECT_GT(caught, 0) << r.output;
+  EXPECT_EQ(rows_of(run, "tiled").size(), cases.size());
+}
+
+TEST(External, PlantedBugsFailNamingTheirBound) {
+  const fs::path d = fresh_dir("external_bugs");
+  const fs::path file = exported(d);
+  fill(file, "ignore_sink", tiled({.ignore_sink = true}));
+  fill(file, "window_off_by_one", tiled({.window_off_by_one = true}));
+  fill(file, "lse_bf16", tiled(), {}, nullptr, [](size_t, Output& out, Writing&) {
+    for (float& x : out.lse)
+      x = bf16_bits_to_float(float_to_bf16_bits(x));
+  });
+  fill(file, "nan", tiled(), {}, nullptr,
+       [](size_t, Output& out, Writing&) { out.o.set(out.o.numel() / 2, NAN); });
+  const fs::path results = d / "results.h5";
+  const auto r = sinkbench({"check", file.string(), "-o", results.string()}, d / "check.log");
+  EXPECT_EQ(r.code, 1) << r.output;
+
+  const StoredRun run = read_store(results.string());
+  const std::vector<std::pair<std::string, std::string>> planted = {
+      {"ignore_sink", "o_bound"},
+      {"window_off_by_one", "o_bound"},
+      {"lse_bf16", "lse_bound"},
+      {"nan", "nan"}};
+  for (const auto& [impl, bound] : planted) {
+    int named = 0;
+    for (const auto& [status, b] : rows_of(run, impl)) {
+      EXPECT_NE(status, "error") << impl;
+      named += status == "fail" && b == bound;
+    }
+    EXPECT_GT(named, 0) << impl << " never failed " << bound << "\n" << r.output;
+    EXPECT_NE(r.output.find(impl), std::string::npos) << r.output;
+  }
+  // Bugs that change o change it beyond the bound on every case.
+  for (const std::string impl : {"ignore_sink", "window_off_by_one", "nan"})
+    for (const auto& [status, b] : rows_of(run, impl))
+      EXPECT_EQ(status, "fail") << impl;
+  EXPECT_NE(r.output.find("lse_bound"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("o_bound"), std::string::npos) << r.output;
+}
+
+TEST(External, WrongShapesAndMissingOutputsNameCaseDatasetAndExpectation) {
+  const fs::path d = fresh_dir("external_broken");
+  const fs::path file = exported(d);
+  const std::vector<CaseSpec> cases = exported_cases();
+  fill(file, "flat", tiled(), {.flat_o = true});
+  // Case 0 complete, case 1 with lse but no o, case 2 absent.
+  fill(
+      file, "partial", tiled(), {}, [](size_t k) { return k == 2; },
+      [](size_t k, Output&, Writing& w) { w.write_o = k != 1; });
+  const fs::path results = d / "results.h5";
+  const auto r = sinkbench({"check", file.string(), "-o", results.string()}, d / "check.log");
+  EXPECT_EQ(r.code, 1) << r.output;
+
+  const StoredRun run = read_store(results.string());
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> by;
+  for (size_t i = 0; i < run.results.rows.size(); ++i)
+    by[{run.results.text(i, "impl"), run.results.text(i, "case_id")}] = {
+        run.results.text(i, "status"), run.results.text(i, "detail")};
+  for (const CaseSpec& c : cases) {
+    const std::string id = case_id(c);
+    const auto& [status, detail] = by[std::pair{std::string("flat"), id}];
+    EXPECT_EQ(status, "error");
+    EXPECT_NE(detail.find(id), std::string::npos) << detail;
+    EXPECT_NE(detail.find("/outputs/flat/" + id + "/o has shape"), std::string::npos) << detail;
+    EXPECT_NE(detail.find("expected"), std::string::npos) << detail;
+  }
+  const std::string id0 = case_id(cases[0]), id1 = case_id(cases[1]), id2 = case_id(cases[2]);
+  auto partial = [&](const std::string& id) { return by[std::pair{std::string("partial"), id}]; };
+  EXPECT_EQ(partial(id0).first, "pass");
+  EXPECT_EQ(partial(id1).first, "error");
+  EXPECT_NE(partial(id1).second.find("missing dataset /outputs/partial/" + id1 + "/o"),
+            std::string::npos)
+      << partial(id1).second;
+  EXPECT_EQ(partial(id2).first, "error");
+  EXPECT_NE(partial(id2).second.find("missing group /outputs/partial/" + id2), std::string::npos)
+      << partial(id2).second;
+}
+
+TEST(External, TamperedInputsAndForeignFilesExitTwo) {
+  const fs::path d = fresh_dir("external_tamper");
+  const fs::path file = exported(d);
+  fill(file, "tiled", tiled());
+  const std::string id = case_id(exported_cases()[1]);
+  {
+    const hid_t h = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hid_t ds = H5Dopen2(h, ("/cases/" + id + "/k").c_str(), H5P_DEFAULT);
+    ASSERT_GE(ds, 0);
+    const hid_t space = H5Dget_space(ds);
+    std::vector<double> v(size_t(H5Sget_simple_extent_npoints(space)));
+    const hid_t t = H5Dget_type(ds);
+    // Flip the value of one element through the stored type (float32 or uint16 bits).
+    if (H5Tget_class(t) == H5T_FLOAT) {
+      H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+      v[7] = v[7] + 1;
+      H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+    } else {
+      std::vector<uint16_t> b(v.size());
+      H5Dread(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, b.data());
+      b[7] ^= 0x4000;
+      H5Dwrite(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, b.data());
+    }
+    H5Tclose(t);
+    H5Sclose(space);
+    H5Dclose(ds);
+    H5Fclose(h);
+  }
+  const auto r = sinkbench({"check", file.string(), "-o", (d / "r.h5").string()}, d / "c.log");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("/cases/" + id + "/k"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("modified"), std::string::npos) << r.output;
+
+  // A results file is not an exchange file; an export with no outputs has nothing to judge.
+  fs::create_directories(d / "fresh");
+  const fs::path fresh = exported(d / "fresh");
+  const auto none = sinkbench({"check", fresh.string(), "-o", (d / "r2.h5").string()}, d / "n.log");
+  EXPECT_EQ(none.code, 2) << none.output;
+  EXPECT_NE(none.output.find("/outputs"), std::string::npos) << none.output;
+  const auto missing = sinkbench({"check", (d / "nope.h5").string()}, d / "m.log");
+  EXPECT_EQ(missing.code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("nope.h5"), std::string::npos) << missing.output;
+}
+
+}  // namespace
+}  // namespace sinkbench

@@ -1,0 +1,416 @@
+// tools/sinkbench/external.cpp — export of cases for external implementations and the check of
+// their outputs. The check trusts nothing in the file but its specs: every case's inputs are
+// regenerated from the spec and compared bit for bit with the stored ones, and the oracle runs
+// on the regenerated inputs, so a file whose inputs were edited is refused rather than judged.
+#include "tools/sinkbench/external.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "cases/generate.h"
+#include "cases/suite.h"
+#include "core/device.h"
+#include "core/error.h"
+#include "oracle/oracle.h"
+#include "oracle/verdict.h"
+#include "reports/external.h"
+#include "reports/provenance.h"
+#include "reports/store.h"
+#include "tools/sinkbench/summary.h"
+#include "tools/sinkbench/sweep.h"
+
+namespace sinkbench {
+namespace {
+
+std::map<std::string, std::string> fields_of(const std::string& text) {
+  std::map<std::string, std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t end = std::min(text.find(';', pos), text.size());
+    const std::string item = text.substr(pos, end - pos);
+    const size_t eq = item.find('=');
+    if (eq != std::string::npos) out[item.substr(0, eq)] = item.substr(eq + 1);
+    pos = end + 1;
+  }
+  return out;
+}
+
+int64_t to_int(const std::string& s, const std::string& where, const std::string& key) {
+  try {
+    size_t used = 0;
+    const long long v = std::stoll(s, &used);
+    if (used == s.size()) return v;
+  } catch (const std::exception&) {
+  }
+  throw InputError(where, "field " + key + " = '" + s + "' is not an integer", "an integer");
+}
+
+// "113x203,7x9" -> per-sequence lengths.
+void parse_varlen(const std::string& s, CaseSpec& c, const std::string& where) {
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const size_t end = std::min(s.find(',', pos), s.size());
+    const std::string pair = s.substr(pos, end - pos);
+    const size_t x = pair.find('x');
+    if (x == std::string::npos)
+      throw InputError(where, "field varlen item '" + pair + "' is malformed", "SQxSK");
+    c.varlen_q.push_back(to_int(pair.substr(0, x), where, "varlen"));
+    c.varlen_k.push_back(to_int(pair.substr(x + 1), where, "varlen"));
+    pos = end + 1;
+  }
+}
+
+std::string out_group(const std::string& impl, const std::string& id) {
+  return "/outputs/" + impl + "/" + id;
+}
+
+// Stored input bits against the regenerated tensor; throws InputError at the first difference.
+void verify_tensor(const ExternalFile& f, const std::string& id, const std::string& name,
+                   const Tensor& want) {
+  const std::string path = "/cases/" + id + "/" + name;
+  const std::string where = f.path() + ":" + path;
+  const std::string expected =
+      fmt::format("{} {} as `sinkbench export` writes it for this case's spec (re-export the case)",
+                  dtype_name(want.dtype()), shape_text(want.shape()));
+  const auto a = f.read(path);
+  if (!a) throw InputError(where, "is missing", expected);
+  if (a->shape != want.shape())
+    throw InputError(where, "has shape " + shape_text(a->shape), expected);
+  const bool half = want.dtype() != DType::f32;
+  if ((half && a->kind != "uint16") || (!half && a->kind != "float"))
+    throw InputError(where, "is stored as " + a->stored_type, expected);
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    uint32_t got = 0;
+    if (half) {
+      got = a->bits[size_t(i)];
+    } else {
+      const float x = float(a->values[size_t(i)]);
+      std::memcpy(&got, &x, 4);
+    }
+    if (got != want.bits(i))
+      throw InputError(where,
+                       fmt::format("differs from the inputs its spec generates at flat index {} "
+                                   "(bits {:#x}, expected {:#x}): the file was modified",
+                                   i, got, want.bits(i)),
+                       expected);
+  }
+}
+
+void verify_cu(const ExternalFile& f, const std::string& id, const std::string& name,
+               const std::vector<int64_t>& want) {
+  const std::string path = "/cases/" + id + "/" + name;
+  const auto a = f.read(path);
+  if (!a || a->kind != "int" || a->ints != want)
+    throw InputError(f.path() + ":" + path,
+                     a ? "differs from the layout of the case's spec" : "is missing",
+                     "int64 " + fmt::format("[{}]", fmt::join(want, ", ")));
+}
+
+// Regenerates the inputs of a case and checks the stored ones (a tampered file is bad input).
+Inputs regenerate_and_verify(const ExternalFile& f, const std::string& id, const CaseSpec& c) {
+  Inputs in = generate(c);
+  verify_tensor(f, id, "q", in.q);
+  verify_tensor(f, id, "k", in.k);
+  verify_tensor(f, id, "v", in.v);
+  Tensor sinks(c.dtype, {int64_t(c.heads_q)});
+  for (int h = 0; h < c.heads_q; ++h)
+    sinks.set(h, in.sinks.empty() ? -INFINITY : in.sinks[size_t(h)]);
+  verify_tensor(f, id, "sinks", sinks);
+  verify_cu(f, id, "cu_seqlens_q", in.layout.cu_q);
+  verify_cu(f, id, "cu_seqlens_k", in.layout.cu_k);
+  return in;
+}
+
+CaseSpec spec_of(const ExternalFile& f, const std::string& id) {
+  const std::string where = f.path() + ":/cases/" + id;
+  const auto text = f.text_attribute("/cases/" + id, "canonical");
+  if (!text)
+    throw InputError(where, "has no `canonical` attribute", "the case spec written by export");
+  const CaseSpec c = parse_canonical(*text, where + " attribute canonical");
+  if (case_id(c) != id)
+    throw InputError(where, "its spec hashes to case id " + case_id(c),
+                     "a group named after its spec's case id (the spec or the name was edited)");
+  return c;
+}
+
+// Output problems are the external implementation's error, reported on its row of this case.
+struct OutputError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// o as the case dtype: bits in the case's half type are taken as they are, wider floats are
+// rounded to the case dtype (RNE) as a kernel storing its output would.
+Tensor read_o(const ExternalFile& f, const std::string& group, const std::string& id,
+              const CaseSpec& c) {
+  const std::string path = group + "/o";
+  const std::vector<int64_t> packed = external_o_shape(c);
+  std::string expected = fmt::format(
+      "o of shape {}{} as float32/float64, or uint16 bits with dtype attribute bf16/fp16",
+      shape_text(packed),
+      c.varlen() ? "" : " (or " + shape_text({c.batch, c.seqlen_q, c.heads_q, c.head_dim}) + ")");
+  const auto a = f.read(path);
+  if (!a)
+    throw OutputError(fmt::format("case {}: missing dataset {}; expected {}", id, path, expected));
+  const bool bshd =
+      !c.varlen() && a->shape == std::vector<int64_t>{c.batch, c.seqlen_q, c.heads_q, c.head_dim};
+  if (a->shape != packed && !bshd)
+    throw OutputError(fmt::format("case {}: {} has shape {}; expected {}", id, path,
+                                  shape_text(a->shape), expected));
+  if (a->values.size() != size_t(packed[0] * packed[1] * packed[2]))
+    throw OutputError(fmt::format("case {}: {} is stored as {} (dtype attribute '{}'); expected {}",
+                                  id, path, a->stored_type, a->dtype, expected));
+  Tensor o(c.dtype, packed);
+  for (size_t i = 0; i < a->values.size(); ++i)
+    o.set(int64_t(i), float(a->values[i]));
+  return o;
+}
+
+// lse as fp32, or nullopt when the tool wrote none (the lse bound is then not checked).
+std::optional<std::vector<float>> read_lse(const ExternalFile& f, const std::string& group,
+                                           const std::string& id, const CaseSpec& c) {
+  const std::string path = group + "/lse";
+  const auto a = f.read(path);
+  if (!a) return std::nullopt;
+  const std::vector<int64_t> want = external_lse_shape(c);
+  const std::string expected = "float32 lse of shape " + shape_text(want);
+  if (a->shape != want)
+    throw OutputError(fmt::format("case {}: {} has shape {}; expected {}", id, path,
+                                  shape_text(a->shape), expected));
+  if (a->kind != "float")
+    throw OutputError(fmt::format("case {}: {} is stored as {}; expected {}", id, path,
+                                  a->stored_type, expected));
+  return std::vector<float>(a->values.begin(), a->values.end());
+}
+
+// The oracle's lse in the layout of an implementation's lse, for a tool that returns none.
+std::vector<float> oracle_lse(const CaseSpec& c, const Layout& L, const OracleResult& ref) {
+  std::vector<float> lse(size_t(L.lse_size()), 0.0f);
+  for (size_t r = 0; r < ref.rows.size(); ++r)
+    for (size_t hi = 0; hi < ref.rows.heads.size(); ++hi)
+      lse[size_t(L.lse_offset(ref.rows.seq[r], ref.rows.heads[hi], ref.rows.row[r]))] =
+          float(ref.lse[ref.at(r, hi)]);
+  return lse;
+}
+
+Outcome judge_output(const ExternalFile& f, const std::string& impl, const std::string& id,
+                     const CaseSpec& c, const Inputs& in, const OracleResult& ref) {
+  Outcome r;
+  r.impl = impl;
+  r.family = f.text_attribute("/outputs/" + impl, "family").value_or("external");
+  r.device = "external";
+  const std::string group = out_group(impl, id);
+  try {
+    if (!f.exists(group))
+      throw OutputError(fmt::format("case {}: missing group {}; expected o {} (and lse {})", id,
+                                    group, shape_text(external_o_shape(c)),
+                                    shape_text(external_lse_shape(c))));
+    const Tensor o = read_o(f, group, id, c);
+    const auto lse = read_lse(f, group, id, c);
+    const double seconds = f.number_attribute(group, "seconds").value_or(0.0);
+    r.seconds = std::isfinite(seconds) && seconds > 0 ? seconds : 0.0;
+    r.metrics = measure(c, in.layout, ref, o, lse ? *lse : oracle_lse(c, in.layout, ref));
+    if (!lse) r.metrics.lse_abs = r.metrics.lse_budget = NAN;
+    r.verdict = judge(c, r.metrics, std::nullopt);
+    if (!lse && r.verdict.status == Status::pass)
+      r.verdict.detail = "no " + group + "/lse: lse bound not checked";
+  } catch (const OutputError& e) {
+    r.metrics = {};
+    r.verdict = {Status::error, "output", e.what()};
+  }
+  return r;
+}
+
+std::vector<std::string> chosen_impls(const ExternalFile& f, const std::vector<std::string>& want) {
+  const std::vector<std::string> all = f.groups("/outputs");
+  if (all.empty())
+    throw InputError(f.path(), "has no /outputs/<impl> group",
+                     "outputs written by an external tool (docs/external.md)");
+  if (want.empty()) return all;
+  for (const std::string& w : want)
+    if (std::find(all.begin(), all.end(), w) == all.end())
+      throw InputError("--impl", "no output group /outputs/" + w + " in " + f.path(),
+                       fmt::format("one of {}", fmt::join(all, ", ")));
+  return want;
+}
+
+void warn_unknown_cases(const ExternalFile& f, const std::vector<std::string>& impls,
+                        const std::vector<std::string>& ids) {
+  for (const std::string& impl : impls)
+    for (const std::string& g : f.groups("/outputs/" + impl))
+      if (!std::binary_search(ids.begin(), ids.end(), g))
+        std::fprintf(stderr,
+                     "sinkbench: warning: /outputs/%s/%s is not a case of the file; "
+                     "ignored\n",
+                     impl.c_str(), g.c_str());
+}
+
+// Every failed or broken output, one line per case: the summary shows only the worst of each.
+void print_problems(const std::vector<CaseRecord>& recs) {
+  const std::vector<Column>& cols = result_columns();
+  auto at = [&](const Row& r, const char* name) {
+    for (size_t i = 0; i < cols.size(); ++i)
+      if (cols[i].name == name) return to_text(r[i]);
+    return std::string();
+  };
+  std::string out;
+  for (const CaseRecord& rec : recs)
+    for (const Row& r : rec.results) {
+      const std::string status = at(r, "status");
+      if (status == "pass" || status == "skip") continue;
+      out += fmt::format("  {} {} {} {}: {}\n", at(r, "case_id"), at(r, "impl"), status,
+                         at(r, "bound"), at(r, "detail"));
+    }
+  if (!out.empty()) std::printf("\nevery failure and error, by case:\n%s", out.c_str());
+}
+
+}  // namespace
+
+CaseSpec parse_canonical(const std::string& text, const std::string& where) {
+  auto f = fields_of(text);
+  auto need = [&](const std::string& key) -> std::string {
+    const auto it = f.find(key);
+    if (it == f.end())
+      throw InputError(where, "has no field '" + key + "'", "the canonical spec text of a case");
+    return it->second;
+  };
+  CaseSpec c;
+  if (!parse_dtype(need("dtype"), &c.dtype))
+    throw InputError(where, "field dtype = '" + f["dtype"] + "'", "fp32, fp16 or bf16");
+  c.heads_q = int(to_int(need("hq"), where, "hq"));
+  c.heads_kv = int(to_int(need("hkv"), where, "hkv"));
+  c.head_dim = int(to_int(need("d"), where, "d"));
+  if (!parse_mask(need("mask"), &c.mask.kind))
+    throw InputError(where, "field mask = '" + f["mask"] + "'", "a mask name");
+  c.mask.window = to_int(need("window"), where, "window");
+  c.mask.sink_tokens = to_int(need("sink_tokens"), where, "sink_tokens");
+  if (f.count("varlen")) {
+    parse_varlen(f["varlen"], c, where);
+  } else {
+    c.batch = int(to_int(need("batch"), where, "batch"));
+    c.seqlen_q = to_int(need("sq"), where, "sq");
+    c.seqlen_k = to_int(need("sk"), where, "sk");
+  }
+  char* end = nullptr;
+  const std::string scale = need("scale");
+  c.scale = std::strtod(scale.c_str(), &end);
+  if (end != scale.c_str() + scale.size())
+    throw InputError(where, "field scale = '" + scale + "'", "a number");
+  if (!parse_sink(need("sink"), &c.sink))
+    throw InputError(where, "field sink = '" + f["sink"] + "'", "a sink distribution");
+  if (!parse_input(need("input"), &c.input))
+    throw InputError(where, "field input = '" + f["input"] + "'", "an input distribution");
+  const std::string seed = need("seed");
+  try {
+    c.seed = std::stoull(seed);
+  } catch (const std::exception&) {
+    throw InputError(where, "field seed = '" + seed + "'", "an unsigned integer");
+  }
+  c.page_size = int(to_int(need("page_size"), where, "page_size"));
+  c.sample_rows = to_int(need("sample_rows"), where, "sample_rows");
+  c.sample_heads = int(to_int(need("sample_heads"), where, "sample_heads"));
+  validate(c, where);
+  if (canonical(c) != text)
+    throw InputError(where, "does not read back to the same spec (now '" + canonical(c) + "')",
+                     "the canonical text `sinkbench export` wrote");
+  return c;
+}
+
+int run_export(const ExportOptions& opt) {
+  const Suite suite = load_suite(opt.suite);
+  const std::vector<CaseSpec> cases = planned_cases(suite, Filter::parse(opt.filter), Shard{});
+  if (cases.empty())
+    throw InputError("--filter",
+                     "no case of suite '" + suite.name + "' matches '" + opt.filter + "'",
+                     "a filter matching at least one case");
+  Attributes attrs = {{"suite", suite.name},
+                      {"suite_file", suite.file},
+                      {"filter", opt.filter},
+                      {"policy_version", int64_t(kPolicyVersion)},
+                      {"command_line", opt.command_line},
+                      {"created", utc_now()},
+                      {"cases", int64_t(cases.size())}};
+  write_external(opt.out, attrs, cases);
+  std::printf(
+      "%s: %zu cases of suite %s; fill /outputs/<impl>/<case_id>/{o,lse} "
+      "(docs/external.md), then `sinkbench check %s`\n",
+      opt.out.c_str(), cases.size(), suite.name.c_str(), opt.out.c_str());
+  return 0;
+}
+
+int run_check(const CheckOptions& opt) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const ExternalFile f(opt.input);
+  std::error_code ec;
+  if (std::filesystem::equivalent(opt.input, opt.out, ec))
+    throw InputError("-o " + opt.out, "is the exchange file itself", "another results path");
+  const std::vector<std::string> ids = f.groups("/cases");
+  if (ids.empty()) throw InputError(f.path(), "has no /cases/<case_id> group", "an exported file");
+  const std::vector<std::string> impls = chosen_impls(f, opt.impls);
+  warn_unknown_cases(f, impls, ids);
+  if (opt.threads > 0) omp_set_num_threads(opt.threads);
+
+  Attributes attrs = provenance(opt.command_line, DeviceInfo{false, "external implementations"});
+  const std::vector<std::pair<std::string, Value>> extra = {
+      {"suite", f.text_attribute("/", "suite").value_or("")},
+      {"filter", f.text_attribute("/", "filter").value_or("")},
+      {"shard", std::string("0/1")},
+      {"device", std::string("external")},
+      {"impls", fmt::format("{}", fmt::join(impls, ","))},
+      {"external_file", opt.input},
+      {"cases_planned", int64_t(ids.size())},
+      {"complete", int64_t(0)}};
+  for (const auto& [k, v] : extra) {
+    auto it = std::find_if(attrs.begin(), attrs.end(), [&](auto& a) { return a.first == k; });
+    if (it != attrs.end())
+      it->second = v;
+    else
+      attrs.emplace_back(k, v);
+  }
+  // Every spec and input is checked before anything is judged or written: a tampered file is
+  // refused as a whole.
+  std::vector<CaseSpec> specs;
+  for (const std::string& id : ids)
+    specs.push_back(spec_of(f, id));
+  Store store = Store::create(opt.out, attrs);
+  Summary summary;
+  std::vector<CaseRecord> problems;
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const CaseSpec& c = specs[k];
+    const Inputs in = regenerate_and_verify(f, ids[k], c);
+    const auto t1 = std::chrono::steady_clock::now();
+    const OracleResult ref = oracle_forward(c, in);
+    const double oracle_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    CaseRecord rec;
+    for (const std::string& impl : impls)
+      rec.results.push_back(result_row(c, judge_output(f, impl, ids[k], c, in, ref)));
+    rec.case_row =
+        case_row(c, int64_t(ref.rows.size()), int64_t(ref.rows.heads.size()), oracle_seconds);
+    store.append(rec);
+    summary.add(rec);
+    problems.push_back(rec);
+  }
+  store.set_attribute("end_time", utc_now());
+  store.set_attribute("complete", int64_t(1));
+  store.close();
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const Counts& n = summary.totals();
+  std::printf("%s", summary.render().c_str());
+  print_problems(problems);
+  std::printf(
+      "\n%s: %lld cases, %lld results (pass %lld, fail %lld, skip %lld, error %lld) in "
+      "%.1f s\n",
+      opt.out.c_str(), (long long)summary.cases(), (long long)n.total(), (long long)n.pass,
+      (long long)n.fail, (long long)n.skip, (long long)n.error, total);
+  return summary.failed() ? 1 : 0;
+}
+
+}  // namespace sinkbench
