@@ -5,12 +5,11 @@
 // (row, head); the row stays in global memory (three passes), so any Sk fits.
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "impls/cuda/storage.cuh"
 #include "impls/eager_concat/cuda/eager_softmax_params.h"
 
 namespace sinkbench::eager_cuda {
@@ -20,26 +19,8 @@ namespace detail {
 constexpr int kThreads = 256;
 constexpr float kNegInf = -__builtin_huge_valf();
 
-template <DType T>
-struct Storage;
-template <>
-struct Storage<DType::bf16> {
-  using type = __nv_bfloat16;
-  static __device__ __forceinline__ float load(type x) { return __bfloat162float(x); }
-  static __device__ __forceinline__ type store(float x) { return __float2bfloat16_rn(x); }
-};
-template <>
-struct Storage<DType::f16> {
-  using type = __half;
-  static __device__ __forceinline__ float load(type x) { return __half2float(x); }
-  static __device__ __forceinline__ type store(float x) { return __float2half_rn(x); }
-};
-
-// Round an fp32 value to the dtype (RNE) and back.
-template <DType T>
-__device__ __forceinline__ float rd(float x) {
-  return Storage<T>::load(Storage<T>::store(x));
-}
+using cuda_storage::rd;
+using cuda_storage::Storage;
 
 // Block-wide max (exact, so the order does not matter) or sum (fp32, a fixed tree for a fixed
 // block size: deterministic, but not the CPU's column order). Every thread gets the result.

@@ -5,12 +5,11 @@
 // (row, head), four rows of one head per CTA.
 #pragma once
 
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
+#include "impls/cuda/storage.cuh"
 #include "impls/lse_renorm/cuda/renorm_params.h"
 
 namespace sinkbench::lse_renorm_cuda {
@@ -20,25 +19,8 @@ namespace detail {
 constexpr int kRowsPerCta = 4;
 constexpr float kNegInf = -__builtin_huge_valf();
 
-template <DType T>
-struct Storage;
-template <>
-struct Storage<DType::bf16> {
-  using type = __nv_bfloat16;
-  static __device__ __forceinline__ float load(type x) { return __bfloat162float(x); }
-  static __device__ __forceinline__ type store(float x) { return __float2bfloat16_rn(x); }
-};
-template <>
-struct Storage<DType::f16> {
-  using type = __half;
-  static __device__ __forceinline__ float load(type x) { return __half2float(x); }
-  static __device__ __forceinline__ type store(float x) { return __float2half_rn(x); }
-};
-
-template <DType T>
-__device__ __forceinline__ float rd(float x) {
-  return Storage<T>::load(Storage<T>::store(x));
-}
+using cuda_storage::rd;
+using cuda_storage::Storage;
 
 // log(exp(a) + exp(b)) in fp32; -inf only when both are.
 __device__ __forceinline__ float logaddexp(float a, float b) {
