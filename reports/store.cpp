@@ -425,6 +425,44 @@ StoredRun read_store(const std::string& path) {
   return run;
 }
 
+void write_table_file(const std::string& path, const Attributes& attrs, const std::string& name,
+                      const Table& table) {
+  silence_hdf5();
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS));
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
+  Handle file(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+  if (file < 0) throw InputError(path, "cannot create the file", "a writable path (check -o)");
+  for (const auto& [key, value] : attrs)
+    write_attribute(file, key, value, path);
+  Handle dset(create_table(file, name, table.columns, path));
+  int64_t count = 0;
+  append_rows(dset, count, table.columns, table.rows, path);
+  check(H5Fflush(file, H5F_SCOPE_GLOBAL), path, "flush");
+}
+
+std::optional<Value> StoredTable::attribute(const std::string& name) const {
+  for (const auto& [k, v] : attrs)
+    if (k == name) return v;
+  return std::nullopt;
+}
+
+StoredTable read_table_file(const std::string& path, const std::string& name,
+                            const std::vector<Column>& columns) {
+  silence_hdf5();
+  if (!std::filesystem::is_regular_file(path))
+    throw InputError(path, "no such file", "an existing .h5 file written by sinkbench");
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (file < 0)
+    throw InputError(path, "is not a readable HDF5 file (corrupt or truncated?)",
+                     "a file written by sinkbench");
+  StoredTable out;
+  out.path = path;
+  hsize_t idx = 0;
+  H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_attribute, &out.attrs);
+  out.table = read_table(file, name, columns, path);
+  return out;
+}
+
 bool has_arrays(const std::string& path, const std::string& case_id) {
   silence_hdf5();
   Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));

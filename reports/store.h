@@ -82,4 +82,18 @@ StoredRun read_store(const std::string& path);
 // True if the case has arrays in the file (the file must be readable).
 bool has_arrays(const std::string& path, const std::string& case_id);
 
+// A file holding one table under `name` plus root attributes (e.g. the `bench` table of
+// `sinkbench bench`), written and read with the same compound layout as the results tables.
+void write_table_file(const std::string& path, const Attributes& attrs, const std::string& name,
+                      const Table& table);
+struct StoredTable {
+  std::string path;
+  Attributes attrs;
+  Table table;
+  std::optional<Value> attribute(const std::string& name) const;
+};
+// Throws InputError naming the file when it is not readable HDF5 or lacks the table.
+StoredTable read_table_file(const std::string& path, const std::string& name,
+                            const std::vector<Column>& columns);
+
 }  // namespace sinkbench

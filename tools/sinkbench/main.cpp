@@ -1,6 +1,6 @@
 // tools/sinkbench/main.cpp — the `sinkbench` command line: subcommands (list, run, merge, oracle,
-// diff, report, golden update, export, check) and exit codes (0 success, 1 a failed verdict or a
-// regression, 2 bad usage or input, 3 internal error).
+// diff, report, golden update, export, check, bench) and exit codes (0 success, 1 a failed verdict
+// or a regression, 2 bad usage or input, 3 internal error).
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
@@ -18,6 +18,7 @@
 #include "reports/diff.h"
 #include "reports/merge.h"
 #include "reports/report.h"
+#include "tools/sinkbench/bench.h"
 #include "tools/sinkbench/external.h"
 #include "tools/sinkbench/golden.h"
 #include "tools/sinkbench/runner.h"
@@ -271,6 +272,45 @@ int main(int argc, char** argv) {
                    "OpenMP threads (default: OMP_NUM_THREADS or all)")
       ->check(CLI::NonNegativeNumber);
 
+  BenchOptions bench_opt;
+  CLI::App* bench = app.add_subcommand(
+      "bench",
+      "Time the forward pass of every chosen implementation on the cases of a suite (Google "
+      "Benchmark; median of the implementation's own timings, TFLOP/s and GB/s) into a bench "
+      "table; with --compare, judge each (case, impl) against a base file (exit 0 nothing "
+      "slower, 1 slower or a failed forward, 2 bad input; layout and rule: docs/results.md)");
+  bench->add_option("--suite", bench_opt.suite, "Built-in suite name or path to a .yaml file")
+      ->capture_default_str();
+  bench->add_option("--filter", bench_opt.filter,
+                    "Filter expression over case fields, e.g. dtype=bf16,mask=causal,sk>=1024");
+  bench->add_option("--impl", bench_opt.impls,
+                    "Implementation(s) to time, repeatable or comma-separated (default: all)");
+  bench->add_option("--device", bench_opt.device, "Devices whose implementations are timed")
+      ->check(CLI::IsMember({"cpu", "cuda", "all"}))
+      ->capture_default_str();
+  bench
+      ->add_option("--min-time", bench_opt.min_time,
+                   "Seconds of timed iterations per benchmark and repetition")
+      ->capture_default_str();
+  bench->add_option("--repetitions", bench_opt.repetitions, "Repetitions of each benchmark")
+      ->capture_default_str();
+  bench
+      ->add_option("--threads", bench_opt.threads,
+                   "OpenMP threads (default: OMP_NUM_THREADS or all)")
+      ->check(CLI::NonNegativeNumber);
+  bench->add_option("-o,--output", bench_opt.out, "Bench file to write (HDF5)")
+      ->capture_default_str();
+  bench->add_option("--json", bench_opt.json, "Also write Google Benchmark's JSON to this file");
+  bench->add_option("--compare", bench_opt.compare,
+                    "Base bench file: print new/base per (case, impl) with a verdict");
+  bench->add_option("--results", bench_opt.results,
+                    "With --compare: compare this bench file instead of running");
+  bench
+      ->add_option("--tolerance", bench_opt.tolerance,
+                   "Relative change of the median counted as noise (and the margin of the "
+                   "range test)")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -314,6 +354,10 @@ int main(int argc, char** argv) {
     if (exp->parsed()) {
       export_opt.command_line = command_line;
       return run_export(export_opt);
+    }
+    if (bench->parsed()) {
+      bench_opt.command_line = command_line;
+      return run_bench(bench_opt);
     }
     if (check->parsed()) {
       check_opt.command_line = command_line;
