@@ -125,4 +125,15 @@ void L2Flusher::flush(cudaStream_t stream) {
   SB_CUDA(cudaMemsetAsync(buf_.get(), 0, buf_.bytes(), stream));
 }
 
+ForwardResult fetch_outputs(const CaseSpec& c, const Layout& layout, const GuardedBuffer& o,
+                            const GuardedBuffer& lse, const std::string& impl) {
+  ForwardResult r;
+  r.o = Tensor(c.dtype, {layout.total_q(), c.heads_q, c.head_dim});
+  r.lse.resize(size_t(layout.lse_size()));
+  const std::string label = case_label(c);
+  o.fetch_checked(r.o.data(), impl + " o of " + label);
+  lse.fetch_checked(r.lse.data(), impl + " lse of " + label);
+  return r;
+}
+
 }  // namespace sinkbench::cuda

@@ -10,6 +10,9 @@
 #include <cstdint>
 #include <string>
 
+#include "cases/case_spec.h"
+#include "impls/impl.h"
+
 namespace sinkbench::cuda {
 
 // Throws InternalError "file:line: what: <CUDA error>" unless e == cudaSuccess.
@@ -81,5 +84,10 @@ class L2Flusher {
  private:
   DeviceBuffer buf_;
 };
+
+// o ([total_q, Hq, D], case dtype) and lse (fp32) of one case copied back through
+// fetch_checked, so a broken guard or an unwritten element throws, naming impl and case.
+ForwardResult fetch_outputs(const CaseSpec& c, const Layout& layout, const GuardedBuffer& o,
+                            const GuardedBuffer& lse, const std::string& impl);
 
 }  // namespace sinkbench::cuda

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <string>
 
@@ -30,6 +31,17 @@ inline Judged run_and_judge(const Impl& impl, const CaseSpec& c) {
   const Inputs in = generate(c);
   const OracleResult ref = oracle_forward(c, in);
   return judge_outputs(c, in, ref, impl.forward(c, in), impl.min_floor_ratio(c));
+}
+
+inline std::string summary(const Judged& j);
+
+// impl supports c and its outputs pass the policy against ref; `what` adds to the message.
+inline void expect_passes(const Impl& impl, const CaseSpec& c, const Inputs& in,
+                          const OracleResult& ref, const std::string& what = "") {
+  ASSERT_TRUE(impl.supports(c).ok) << impl.name() << ": " << impl.supports(c).reason;
+  const Judged j = judge_outputs(c, in, ref, impl.forward(c, in), impl.min_floor_ratio(c));
+  EXPECT_EQ(j.verdict.status, Status::pass)
+      << impl.name() << what << " on " << case_label(c) << " seed " << c.seed << ": " << summary(j);
 }
 
 inline std::string summary(const Judged& j) {

@@ -168,14 +168,10 @@ ForwardResult run_case(const CaseSpec& c, const Inputs& in, const std::string& n
     }
   }
   timer.stop();
-  ForwardResult r;
-  r.seconds = timer.seconds();
+  const double seconds = timer.seconds();
   SB_CUDA(cudaGetLastError());
-  r.o = Tensor(c.dtype, {L.total_q(), hq, D});
-  r.lse.resize(size_t(L.lse_size()));
-  const std::string label = case_label(c);
-  o.fetch_checked(r.o.data(), name + " o of " + label);
-  lse.fetch_checked(r.lse.data(), name + " lse of " + label);
+  ForwardResult r = cuda::fetch_outputs(c, L, o, lse, name);
+  r.seconds = seconds;
   return r;
 }
 

@@ -248,13 +248,7 @@ double DevicePagedCase::run(cudaStream_t stream) {
 }
 
 ForwardResult DevicePagedCase::fetch() const {
-  ForwardResult r;
-  r.o = Tensor(case_.dtype, {layout_.total_q(), case_.heads_q, case_.head_dim});
-  r.lse.resize(size_t(layout_.lse_size()));
-  const std::string label = case_label(case_);
-  o_.fetch_checked(r.o.data(), "flash_paged/cuda o of " + label);
-  lse_.fetch_checked(r.lse.data(), "flash_paged/cuda lse of " + label);
-  return r;
+  return cuda::fetch_outputs(case_, layout_, o_, lse_, "flash_paged/cuda");
 }
 
 namespace {

@@ -176,13 +176,7 @@ double DeviceCase::run(cudaStream_t stream, int block_m) {
 }
 
 ForwardResult DeviceCase::fetch() const {
-  ForwardResult r;
-  r.o = Tensor(case_.dtype, {layout_.total_q(), case_.heads_q, case_.head_dim});
-  r.lse.resize(size_t(layout_.lse_size()));
-  const std::string label = case_label(case_);
-  o_.fetch_checked(r.o.data(), "tiled/cuda o of " + label);
-  lse_.fetch_checked(r.lse.data(), "tiled/cuda lse of " + label);
-  return r;
+  return cuda::fetch_outputs(case_, layout_, o_, lse_, "tiled/cuda");
 }
 
 namespace {

@@ -33,13 +33,8 @@ const EagerOptions kSoftmaxFp32 = variant(true);
 void expect_both_pass(const CaseSpec& c) {
   const Inputs in = generate(c);
   const OracleResult ref = oracle_forward(c, in);
-  for (const EagerOptions& opt : {kEager, kSoftmaxFp32}) {
-    const auto impl = make_eager_concat_cpu(opt);
-    ASSERT_TRUE(impl->supports(c).ok) << impl->supports(c).reason;
-    const Judged j = judge_outputs(c, in, ref, impl->forward(c, in), impl->min_floor_ratio(c));
-    EXPECT_EQ(j.verdict.status, Status::pass)
-        << impl->name() << " on " << case_label(c) << " seed " << c.seed << ": " << summary(j);
-  }
+  for (const EagerOptions& opt : {kEager, kSoftmaxFp32})
+    expect_passes(*make_eager_concat_cpu(opt), c, in, ref);
 }
 
 class EagerSweep : public ::testing::TestWithParam<SweepParam> {};

@@ -23,24 +23,16 @@ FlashPagedOptions splits(int n) {
   return opt;
 }
 
-void expect_judged_pass(const Impl& impl, const CaseSpec& c, const Inputs& in,
-                        const OracleResult& ref, const std::string& what) {
-  ASSERT_TRUE(impl.supports(c).ok) << impl.supports(c).reason;
-  const Judged j = judge_outputs(c, in, ref, impl.forward(c, in), impl.min_floor_ratio(c));
-  EXPECT_EQ(j.verdict.status, Status::pass)
-      << impl.name() << what << " on " << case_label(c) << " seed " << c.seed << ": " << summary(j);
-}
-
 // eager_paged and flash_paged with the given split options on one case, judged against one
 // oracle run: each must pass the policy.
 void expect_pass(const CaseSpec& c, const std::vector<FlashPagedOptions>& flash_options,
                  bool with_eager) {
   const Inputs in = generate(c);
   const OracleResult ref = oracle_forward(c, in);
-  if (with_eager) expect_judged_pass(*make_eager_paged_cpu(), c, in, ref, "");
+  if (with_eager) expect_passes(*make_eager_paged_cpu(), c, in, ref, "");
   for (const FlashPagedOptions& opt : flash_options)
-    expect_judged_pass(*make_flash_paged_cpu(opt), c, in, ref,
-                       " (num_splits " + std::to_string(opt.num_splits) + ")");
+    expect_passes(*make_flash_paged_cpu(opt), c, in, ref,
+                  " (num_splits " + std::to_string(opt.num_splits) + ")");
 }
 
 void expect_both_pass(const CaseSpec& c) {

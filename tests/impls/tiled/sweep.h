@@ -169,12 +169,8 @@ inline void expect_all_pass(const std::vector<const Impl*>& impls, const CaseSpe
   const Verdict floor = floor_verdict(c, in, ref);
   EXPECT_EQ(floor.status, Status::pass) << "round(o) on " << case_label(c) << " seed " << c.seed
                                         << ": " << floor.bound << " " << floor.detail;
-  for (const Impl* impl : impls) {
-    EXPECT_TRUE(impl->supports(c).ok) << impl->name() << ": " << impl->supports(c).reason;
-    const Judged j = judge_outputs(c, in, ref, impl->forward(c, in), impl->min_floor_ratio(c));
-    EXPECT_EQ(j.verdict.status, Status::pass)
-        << impl->name() << " on " << case_label(c) << " seed " << c.seed << ": " << summary(j);
-  }
+  for (const Impl* impl : impls)
+    expect_passes(*impl, c, in, ref);
 }
 
 #define SINKBENCH_EXPECT_ALL_PASS(impls, cases)         \
