@@ -35,4 +35,14 @@ double forward_flops_of_pairs(double pairs, int64_t head_dim);
 double forward_bytes(const TrafficShape& t);
 double forward_bytes(const CaseSpec& c);
 
+// Keys that at least one query row of their sequence can see (mask rule of cases/mask.h), summed
+// over sequences. Every key of causal and window prefill and of causal decode; under a window,
+// decode (Sq 1) sees only the last W keys of its sequence.
+int64_t visible_key_count(const CaseSpec& c);
+// forward_bytes with K and V counted only for visible_key_count keys: the least a kernel that
+// skips keys no row sees (a window decode reading its last W keys) must read. Equal to
+// forward_bytes whenever every key is visible to some row; the figure to judge window decode by,
+// where forward_bytes would count the whole cache and report an impossible bandwidth.
+double forward_bytes_visible_keys(const CaseSpec& c);
+
 }  // namespace sinkbench

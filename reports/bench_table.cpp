@@ -1,10 +1,12 @@
-// reports/bench_table.cpp — columns, rows and the comparison rule of the `bench` table.
+// reports/bench_table.cpp — columns, rows, peak attributes and the comparison rule of the `bench`
+// table.
 #include "reports/bench_table.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <utility>
 
@@ -14,32 +16,72 @@ namespace sinkbench {
 
 const std::vector<Column>& bench_columns() {
   static const std::vector<Column> cols = {
-      {"case_id", Kind::str},          {"label", Kind::str},       {"impl", Kind::str},
-      {"device", Kind::str},           {"status", Kind::str},      {"reason", Kind::str},
-      {"iterations", Kind::i64, true}, {"repetitions", Kind::i64}, {"median_s", Kind::f64, true},
-      {"min_s", Kind::f64, true},      {"max_s", Kind::f64, true}, {"tflops", Kind::f64, true},
-      {"gbs", Kind::f64, true},        {"flops", Kind::f64},       {"bytes", Kind::f64},
+      {"case_id", Kind::str},
+      {"label", Kind::str},
+      {"impl", Kind::str},
+      {"device", Kind::str},
+      {"status", Kind::str},
+      {"reason", Kind::str},
+      {"iterations", Kind::i64, true},
+      {"repetitions", Kind::i64},
+      {"median_s", Kind::f64, true},
+      {"min_s", Kind::f64, true},
+      {"max_s", Kind::f64, true},
+      {"tflops", Kind::f64, true},
+      {"gbs", Kind::f64, true},
+      {"flops", Kind::f64},
+      {"bytes", Kind::f64},
+      {"peak_tflops", Kind::f64, true},
+      {"peak_gbs", Kind::f64, true},
+      {"pct_gemm_peak", Kind::f64, true},
+      {"pct_copy_bw", Kind::f64, true},
+      {"pct_peak", Kind::f64, true},
   };
   return cols;
 }
 
 Row bench_row(const BenchOutcome& b) {
   const bool timed = b.status == "ok" && b.median_s > 0;
-  return {b.case_id,
-          b.label,
-          b.impl,
-          b.device,
-          b.status,
-          b.reason,
-          b.iterations,
-          b.repetitions,
-          b.median_s,
-          b.min_s,
-          b.max_s,
-          timed ? b.flops / b.median_s * 1e-12 : 0.0,
-          timed ? b.bytes / b.median_s * 1e-9 : 0.0,
-          b.flops,
-          b.bytes};
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double tflops = timed ? b.flops / b.median_s * 1e-12 : 0.0;
+  const double gbs = timed ? b.bytes / b.median_s * 1e-9 : 0.0;
+  const double pct_gemm = timed ? percent_of(tflops, b.peak_tflops) : nan;
+  const double pct_copy = timed ? percent_of(gbs, b.peak_gbs) : nan;
+  return {b.case_id,    b.label,
+          b.impl,       b.device,
+          b.status,     b.reason,
+          b.iterations, b.repetitions,
+          b.median_s,   b.min_s,
+          b.max_s,      tflops,
+          gbs,          b.flops,
+          b.bytes,      b.peak_tflops,
+          b.peak_gbs,   pct_gemm,
+          pct_copy,     std::fmax(pct_gemm, pct_copy)};  // fmax: NaN only when both are
+}
+
+Attributes peak_attributes(const DevicePeaks& p) {
+  Attributes a = {{"peaks_measured", int64_t(p.measured ? 1 : 0)},
+                  {"peaks_reason", p.measured ? std::string() : p.reason},
+                  {"peaks", describe_peaks(p)}};
+  if (!p.measured) return a;  // no peak_* values: absent, not zero
+  const Attributes values = {{"peak_device", p.device.name},
+                             {"peak_sm_count", int64_t(p.device.sm_count)},
+                             {"peak_sm_clock_mhz", p.device.sm_clock_mhz},
+                             {"peak_mem_clock_mhz", p.device.mem_clock_mhz},
+                             {"peak_theoretical_gbs", p.device.mem_bandwidth_gbs},
+                             {"peak_copy_gbs", p.copy_gbs},
+                             {"peak_copy_buffer_bytes", p.copy_bytes},
+                             {"peak_copy_iterations", int64_t(p.copy_iterations)},
+                             {"peak_copy_median_s", p.copy_median_s},
+                             {"peak_gemm_tflops", p.gemm_tflops},
+                             {"peak_gemm_m", p.gemm_m},
+                             {"peak_gemm_n", p.gemm_n},
+                             {"peak_gemm_k", p.gemm_k},
+                             {"peak_gemm_iterations", int64_t(p.gemm_iterations)},
+                             {"peak_gemm_median_s", p.gemm_median_s},
+                             {"peak_gemm_kind", p.gemm_kind}};
+  a.insert(a.end(), values.begin(), values.end());
+  return a;
 }
 
 BenchOutcome bench_outcome(const Table& t, size_t r) {
@@ -57,6 +99,8 @@ BenchOutcome bench_outcome(const Table& t, size_t r) {
   b.max_s = t.number(r, "max_s");
   b.flops = t.number(r, "flops");
   b.bytes = t.number(r, "bytes");
+  b.peak_tflops = t.number(r, "peak_tflops");
+  b.peak_gbs = t.number(r, "peak_gbs");
   return b;
 }
 

@@ -1,19 +1,24 @@
 // reports/bench_table.h — the `bench` table of `sinkbench bench` (docs/results.md, "Benchmarks"):
-// one row per case x implementation with the iteration-time statistics and the throughput of
-// bench/flop_model.h, and the noise-aware comparison of two such tables (`--compare`).
+// one row per case x implementation with the iteration-time statistics, the throughput of
+// bench/flop_model.h and its share of the device's measured peaks (bench/device_peaks.h), the
+// peaks' provenance as file attributes, and the noise-aware comparison of two such tables
+// (`--compare`).
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "bench/device_peaks.h"
 #include "reports/store.h"
 #include "reports/table.h"
 
 namespace sinkbench {
 
 // Bumped whenever a column of the bench table changes; stored as `bench_schema_version`.
-inline constexpr int64_t kBenchSchemaVersion = 1;
+// 2: the peak columns (peak_tflops, peak_gbs, pct_gemm_peak, pct_copy_bw, pct_peak).
+inline constexpr int64_t kBenchSchemaVersion = 2;
 // The root attribute `file_kind` of a bench file (results files have none).
 inline constexpr const char* kBenchFileKind = "bench";
 
@@ -27,9 +32,22 @@ struct BenchOutcome {
   int64_t iterations = 0, repetitions = 0;
   double median_s = 0, min_s = 0, max_s = 0;
   double flops = 0, bytes = 0;
+  // The measured ceilings of the row's device (DevicePeaks::gemm_tflops and copy_gbs). NaN for
+  // CPU rows (no comparable ceiling is measured: docs/results.md) and where the peaks could not
+  // be measured (the file's `peaks_reason` says why).
+  double peak_tflops = std::numeric_limits<double>::quiet_NaN();
+  double peak_gbs = std::numeric_limits<double>::quiet_NaN();
 };
-// TFLOP/s and GB/s are derived here from flops, bytes and the median (0 when not timed).
+// TFLOP/s and GB/s are derived here from flops, bytes and the median (0 when not timed), and the
+// percentages from those and the peaks: pct_gemm_peak = TFLOP/s over peak_tflops, pct_copy_bw =
+// GB/s over peak_gbs, pct_peak = the larger of the two — the share of the roofline bound
+// max(flops / peak, bytes / bandwidth), whichever resource binds. NaN when untimed or unmeasured.
 Row bench_row(const BenchOutcome& b);
+
+// Root attributes recording the peaks a table's percentages were taken against: always
+// `peaks_measured` (1/0), `peaks_reason` (empty when measured) and `peaks` (one line); when
+// measured, `peak_*` values with the sizes and iteration counts used (docs/results.md).
+Attributes peak_attributes(const DevicePeaks& p);
 
 // Reads a bench file; InputError names the file when it is not one (a results file included).
 StoredTable read_bench_file(const std::string& path);

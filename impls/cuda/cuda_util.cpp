@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "impls/cuda/l2_flush.h"
 
 namespace sinkbench::cuda {
 
@@ -119,10 +120,13 @@ L2Flusher::L2Flusher() {
   SB_CUDA(cudaGetDevice(&dev));
   SB_CUDA(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
   buf_ = DeviceBuffer(size_t(l2 > 0 ? l2 : 64 << 20) * 2);
+  sink_ = DeviceBuffer(16);
+  SB_CUDA(cudaMemset(buf_.get(), 0, buf_.bytes()));
+  SB_CUDA(cudaMemset(sink_.get(), 0, sink_.bytes()));
 }
 
 void L2Flusher::flush(cudaStream_t stream) {
-  SB_CUDA(cudaMemsetAsync(buf_.get(), 0, buf_.bytes(), stream));
+  SB_CUDA(launch_l2_read(buf_.get(), buf_.bytes(), static_cast<unsigned*>(sink_.get()), stream));
 }
 
 ForwardResult fetch_outputs(const CaseSpec& c, const Layout& layout, const GuardedBuffer& o,

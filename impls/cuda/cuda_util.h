@@ -75,14 +75,16 @@ class EventTimer {
   cudaEvent_t start_ = nullptr, stop_ = nullptr;
 };
 
-// Overwrites a buffer twice the size of the L2 so that the next kernel starts with a cold cache.
+// Reads a buffer twice the size of the L2 (l2_flush.cu) so that the next kernel starts with a
+// cold cache holding no dirty lines: a memset flush would leave its writes to be written back
+// inside the next timed region.
 class L2Flusher {
  public:
   L2Flusher();
   void flush(cudaStream_t stream = nullptr);
 
  private:
-  DeviceBuffer buf_;
+  DeviceBuffer buf_, sink_;
 };
 
 // o ([total_q, Hq, D], case dtype) and lse (fp32) of one case copied back through

@@ -44,8 +44,7 @@ void copy_rows(const Tensor& from, int64_t from_off, Tensor& to, int64_t to_off,
 
 }  // namespace
 
-PagedKV build_paged_kv(const CaseSpec& c, const Inputs& in) {
-  const Layout& L = in.layout;
+PagedKV paged_layout(const CaseSpec& c, const Layout& L) {
   PagedKV kv;
   kv.page_size = effective_page_size(c);
   kv.heads_kv = L.heads_kv;
@@ -62,7 +61,12 @@ PagedKV build_paged_kv(const CaseSpec& c, const Inputs& in) {
     for (int64_t t = 0; t < pages; ++t)
       kv.block_table[size_t(s)].push_back(perm[size_t(logical++)]);
   }
+  return kv;
+}
 
+PagedKV build_paged_kv(const CaseSpec& c, const Inputs& in) {
+  const Layout& L = in.layout;
+  PagedKV kv = paged_layout(c, L);
   const std::vector<int64_t> shape{kv.num_pages, kv.page_size, kv.heads_kv, kv.head_dim};
   kv.k_pages = Tensor(c.dtype, shape);
   kv.v_pages = Tensor(c.dtype, shape);

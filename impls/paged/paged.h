@@ -44,6 +44,9 @@ struct PagedKV {
   }
 };
 
+// The pool's shape and the block tables of a case, without the pages' contents (k_pages and
+// v_pages left empty): build_paged_kv's, for callers that fill the pool elsewhere (the device).
+PagedKV paged_layout(const CaseSpec& c, const Layout& layout);
 // Copies in.k / in.v into pages whose physical order is a Sattolo shuffle (a single cycle, so no
 // page stays in place) keyed by (case seed, rng::kPages).
 PagedKV build_paged_kv(const CaseSpec& c, const Inputs& in);

@@ -11,7 +11,10 @@ template <int HeadDim>
 struct TiledTraits {
   static constexpr int kHeadDim = HeadDim;
   static constexpr int kBlockM = HeadDim <= 128 ? 128 : 64;  // query rows per CTA
-  static constexpr int kBlockN = HeadDim <= 64 ? 128 : 64;   // keys per inner step
+  // Keys per inner step. 64 at every head dim: at D 64 the 128-key tile left the CUDA kernel
+  // register-bound (one CTA per SM); 64-key tiles let 32-row warp strips and two CTAs per SM fit,
+  // which measured faster on the H100 (bench/RESULTS.md).
+  static constexpr int kBlockN = 64;
   static_assert(HeadDim % 8 == 0 && HeadDim >= 8 && HeadDim <= 256,
                 "head_dim: multiple of 8 in [8, 256]");
   static_assert(kBlockM % 16 == 0 && kBlockN % 16 == 0, "tiles are multiples of the MMA shape");
@@ -23,7 +26,7 @@ struct TileShape {
   int block_n;
 };
 SB_HD TileShape tile_shape(int head_dim) {
-  return {head_dim <= 128 ? 128 : 64, head_dim <= 64 ? 128 : 64};
+  return {head_dim <= 128 ? 128 : 64, 64};
 }
 
 }  // namespace sinkbench

@@ -1,13 +1,15 @@
 // tests/bench/flop_model_test.cpp — the FLOP/byte model (bench/flop_model.h) against brute force:
 // every (i, j) pair tested with the mask rule is_visible on small random shapes of every mask
 // kind (causal with Sq != Sk both ways, windows, sink tokens, varlen), and bytes against the
-// sizes of the generated tensors.
+// sizes of the generated tensors; visible keys (the window-decode byte count) against the same
+// brute force, on freshly seeded shapes.
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "bench/flop_model.h"
 #include "cases/generate.h"
+#include "tests/support/test_seed.h"
 
 namespace sinkbench {
 namespace {
@@ -56,7 +58,7 @@ std::vector<CaseSpec> random_cases(MaskKind kind, std::mt19937& rng) {
   return out;
 }
 
-class FlopModel : public testing::TestWithParam<MaskKind> {};
+class FlopModel : public ::testing::TestWithParam<MaskKind> {};
 
 TEST_P(FlopModel, PairsAndFlopsMatchBruteForce) {
   std::mt19937 rng(1234 + int(GetParam()));
@@ -82,9 +84,43 @@ TEST_P(FlopModel, BytesAreEachInputReadAndEachOutputWrittenOnce) {
   }
 }
 
+// Keys visible to at least one row, by testing every (i, j) with the rule.
+int64_t brute_visible_keys(const CaseSpec& c) {
+  int64_t n = 0;
+  for (int s = 0; s < c.num_seqs(); ++s) {
+    const int64_t sq = c.sq(s), sk = c.sk(s);
+    for (int64_t j = 0; j < sk; ++j) {
+      bool seen = false;
+      for (int64_t i = 0; i < sq && !seen; ++i)
+        seen = is_visible(c.mask, j, query_position(i, sq, sk));
+      n += seen ? 1 : 0;
+    }
+  }
+  return n;
+}
+
+TEST_P(FlopModel, VisibleKeysMatchBruteForceAndOnlyTheirKVIsCounted) {
+  std::mt19937 rng(uint32_t(sinkbench::testing::test_seed()) + uint32_t(GetParam()));
+  std::vector<CaseSpec> cases = random_cases(GetParam(), rng);
+  // Decode rows (Sq 1) too: where a window hides most of the cache.
+  for (CaseSpec c : random_cases(GetParam(), rng)) {
+    c.varlen_q.assign(c.varlen_q.size(), 1);
+    c.seqlen_q = 1;
+    cases.push_back(c);
+  }
+  for (const CaseSpec& c : cases) {
+    SCOPED_TRACE(canonical(c));
+    const int64_t visible = brute_visible_keys(c);
+    EXPECT_EQ(visible_key_count(c), visible);
+    const int64_t hidden = make_layout(c).total_k() - visible;
+    const double kv_per_key = 2.0 * double(dtype_size(c.dtype)) * c.heads_kv * c.head_dim;
+    EXPECT_EQ(forward_bytes_visible_keys(c), forward_bytes(c) - kv_per_key * double(hidden));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(EveryMask, FlopModel,
-                         testing::Values(MaskKind::none, MaskKind::causal, MaskKind::sliding_window,
-                                         MaskKind::sink_tokens),
+                         ::testing::Values(MaskKind::none, MaskKind::causal,
+                                           MaskKind::sliding_window, MaskKind::sink_tokens),
                          [](const auto& info) { return std::string(mask_name(info.param)); });
 
 // A half-causal square case: the count is the triangle, so causal FLOPs are about half.

@@ -1,10 +1,12 @@
 // tests/tools/bench_test.cpp — `sinkbench bench` end to end on a tiny suite with the CPU
 // implementations: the bench table (a row per case x implementation, positive times, TFLOP/s and
 // GB/s consistent with the FLOP/byte model), Google Benchmark JSON, `--compare` of a file with
-// itself and with a base edited to be 10x faster, and bad input.
+// itself and with a base edited to be 10x faster, bad input, and the peak columns and attributes
+// of a CPU-only run (no percentages, the reason stated).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -112,9 +114,11 @@ TEST_F(BenchTest, WritesARowPerCaseAndImplementation) {
                           "suite", "min_time_s", "file_kind", "bench_schema_version"})
     EXPECT_TRUE(t.attribute(key).has_value()) << key;
   // Progress on stderr names every timed implementation.
-  for (const auto& impl : all_impls())
-    if (impl->device() == Device::cpu)
+  for (const auto& impl : all_impls()) {
+    if (impl->device() == Device::cpu) {
       EXPECT_NE(first_.output.find(impl->name()), std::string::npos) << impl->name();
+    }
+  }
 }
 
 TEST_F(BenchTest, WritesGoogleBenchmarkJson) {
@@ -135,6 +139,35 @@ TEST_F(BenchTest, WritesGoogleBenchmarkJson) {
     EXPECT_TRUE(b.contains("TFLOP/s")) << name;
   }
   EXPECT_EQ(in_json, names);
+}
+
+// A CPU run measures no peak: every row carries the new columns with NaN percentages and peaks
+// (never 0%), the file says why (no peak_* values), and the JSON context carries the same line.
+TEST_F(BenchTest, CpuRunHasPeakColumnsWithoutPeaksAndSaysWhy) {
+  ASSERT_EQ(first_.code, 0) << first_.output;
+  const StoredTable t = read_bench_file(path("a.h5"));
+  ASSERT_EQ(std::get<int64_t>(*t.attribute("bench_schema_version")), kBenchSchemaVersion);
+  size_t timed = 0;
+  for (size_t r = 0; r < t.table.rows.size(); ++r) {
+    for (const char* col : {"peak_tflops", "peak_gbs", "pct_gemm_peak", "pct_copy_bw", "pct_peak"})
+      EXPECT_TRUE(std::isnan(t.table.number(r, col))) << "row " << r << " " << col;
+    timed += t.table.text(r, "status") == "ok";
+  }
+  EXPECT_GT(timed, 0u);
+  ASSERT_TRUE(t.attribute("peaks_measured").has_value());
+  EXPECT_EQ(std::get<int64_t>(*t.attribute("peaks_measured")), 0);
+  const std::string reason = to_text(*t.attribute("peaks_reason"));
+  // A CPU-only build cannot measure; a CUDA build with --device cpu times no GPU row.
+  EXPECT_TRUE(reason == "built without CUDA" || reason == "no GPU row timed in this run") << reason;
+  EXPECT_NE(to_text(*t.attribute("peaks")).find(reason), std::string::npos);
+  for (const auto& [key, _] : t.attrs)
+    EXPECT_NE(key.rfind("peak_", 0), 0u) << key << " stored without a measurement";
+  std::ifstream in(path("a.json"));
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_FALSE(j.is_discarded());
+  ASSERT_TRUE(j["context"].contains("sinkbench_peaks")) << j["context"].dump();
+  EXPECT_NE(j["context"]["sinkbench_peaks"].get<std::string>().find(reason), std::string::npos);
+  EXPECT_NE(first_.output.find("not measured: " + reason), std::string::npos) << first_.output;
 }
 
 TEST_F(BenchTest, CompareWithItselfIsSame) {

@@ -1,6 +1,9 @@
 // tools/sinkbench/bench.cpp — `sinkbench bench`. Google Benchmark sizes the iteration count and
 // writes the optional JSON; a reporter of ours collects each run's statistics (the benchmark
 // body stores the median, min and max of its iterations as counters) into the `bench` table.
+// When GPU rows are timed, the device's copy bandwidth and GEMM rate are measured once first
+// (bench/device_peaks.h) and every GPU row carries its share of them; L2 is flushed before each
+// GPU forward, outside the timed region.
 #include "tools/sinkbench/bench.h"
 
 #include <benchmark/benchmark.h>
@@ -10,13 +13,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
-#include <tuple>
 
+#include "bench/device_peaks.h"
 #include "bench/flop_model.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -24,6 +28,10 @@
 #include "reports/provenance.h"
 #include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/sweep.h"
+
+#ifdef SINKBENCH_HAVE_CUDA
+#include "impls/cuda/cuda_util.h"
+#endif
 
 namespace sinkbench {
 namespace {
@@ -59,6 +67,27 @@ class InputCache {
   std::unique_ptr<Inputs> in_;
 };
 
+// Evicts L2 before each GPU forward so an iteration does not start with the previous one's
+// outputs and inputs cached. Outside the timed region: the forward's own time starts later, at
+// its kernel. The forward still prepares its inputs on the device after this flush (the Impl
+// interface has no step between preparation and launch), so inputs smaller than L2 may remain
+// cached when its kernel starts; docs/results.md says so. Nothing to do for CPU rows.
+class L2Eviction {
+ public:
+  void before_forward(const Impl& impl) {
+#ifdef SINKBENCH_HAVE_CUDA
+    if (impl.device() != Device::cuda) return;
+    if (!flusher_) flusher_.emplace();  // 2 x L2 bytes, allocated at the first GPU row
+    flusher_->flush();
+#endif
+  }
+
+ private:
+#ifdef SINKBENCH_HAVE_CUDA
+  std::optional<cuda::L2Flusher> flusher_;
+#endif
+};
+
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
@@ -66,8 +95,9 @@ double median_of(std::vector<double> v) {
 }
 
 // The timed loop. Each iteration's time is the implementation's own ForwardResult::seconds
-// (device time on GPUs, the forward proper on the CPU); host wall time only where it reports 0.
-void bench_body(benchmark::State& state, Job& job, InputCache& cache) {
+// (device time by CUDA events on GPUs, the forward proper on the CPU); host wall time only where
+// it reports 0.
+void bench_body(benchmark::State& state, Job& job, InputCache& cache, L2Eviction& l2) {
   try {
     const Inputs& in = cache.get(*job.c);
     if (!job.warmed) {
@@ -76,6 +106,7 @@ void bench_body(benchmark::State& state, Job& job, InputCache& cache) {
     }
     std::vector<double> times;
     for (auto _ : state) {
+      l2.before_forward(*job.impl);
       const auto t0 = std::chrono::steady_clock::now();
       const ForwardResult r = job.impl->forward(*job.c, in);
       const double wall =
@@ -90,6 +121,10 @@ void bench_body(benchmark::State& state, Job& job, InputCache& cache) {
     state.counters["max_s"] = *std::max_element(times.begin(), times.end());
     state.counters["TFLOP/s"] = job.out.flops / med * 1e-12;
     state.counters["GB/s"] = job.out.bytes / med * 1e-9;
+    if (std::isfinite(job.out.peak_tflops)) {  // GPU rows with measured peaks only
+      state.counters["% GEMM peak"] = percent_of(job.out.flops / med * 1e-12, job.out.peak_tflops);
+      state.counters["% copy bw"] = percent_of(job.out.bytes / med * 1e-9, job.out.peak_gbs);
+    }
   } catch (const std::exception& e) {
     job.error = e.what();  // kept here: Google Benchmark renamed Run::error_occurred in 1.8
     state.SkipWithError(e.what());
@@ -174,8 +209,41 @@ void init_google_benchmark(const BenchOptions& opt) {
   benchmark::Initialize(&argc, argv.data());
 }
 
+// The peaks GPU rows are judged against: measured once, before any benchmark allocates, when a
+// GPU row will be timed; otherwise unmeasured with the reason. CPU rows get no percentage: no
+// CPU ceiling is measured (a GEMM and copy peak of the host would need a BLAS and a NUMA-aware
+// copy this tool does not have), and the GPU's would mean nothing for them.
+DevicePeaks peaks_for_run(const std::vector<std::unique_ptr<Job>>& jobs, const DeviceInfo& gpu) {
+  const bool gpu_rows = std::any_of(jobs.begin(), jobs.end(), [](const auto& j) {
+    return j->out.status == "ok" && j->impl->device() == Device::cuda;
+  });
+#ifdef SINKBENCH_HAVE_CUDA
+  if (!gpu_rows) return unmeasured_peaks("no GPU row timed in this run");
+  if (!gpu.present) return unmeasured_peaks("no GPU: " + gpu.reason);
+  std::fprintf(stderr, "sinkbench: bench: measuring the copy bandwidth and bf16 GEMM rate of %s\n",
+               gpu.name.c_str());
+  DevicePeaks p = measure_device_peaks();
+  std::fprintf(stderr, "sinkbench: bench: peaks: %s\n", describe_peaks(p).c_str());
+  return p;
+#else
+  (void)gpu_rows;
+  return unmeasured_peaks("built without CUDA");
+#endif
+}
+
+// The peaks in Google Benchmark's JSON context (strings there), next to the file's attributes.
+void add_peaks_to_json_context(const DevicePeaks& p) {
+  benchmark::AddCustomContext("sinkbench_peaks", describe_peaks(p));
+  if (!p.measured) return;
+  benchmark::AddCustomContext("sinkbench_peak_copy_gbs", fmt::format("{:.6g}", p.copy_gbs));
+  benchmark::AddCustomContext("sinkbench_peak_copy_buffer_bytes", std::to_string(p.copy_bytes));
+  benchmark::AddCustomContext("sinkbench_peak_gemm_tflops", fmt::format("{:.6g}", p.gemm_tflops));
+  benchmark::AddCustomContext("sinkbench_peak_gemm_mnk",
+                              fmt::format("{}x{}x{}", p.gemm_m, p.gemm_n, p.gemm_k));
+}
+
 Attributes bench_attributes(const BenchOptions& opt, const Suite& suite, const DeviceInfo& gpu,
-                            const std::vector<ImplChoice>& impls) {
+                            const std::vector<ImplChoice>& impls, const DevicePeaks& peaks) {
   Attributes a = provenance(opt.command_line, gpu);
   std::vector<std::string> names;
   for (const ImplChoice& ch : impls)
@@ -194,12 +262,15 @@ Attributes bench_attributes(const BenchOptions& opt, const Suite& suite, const D
                            {"end_time", utc_now()},
                            {"complete", int64_t(1)}};
   a.insert(a.end(), more.begin(), more.end());
+  const Attributes peak = peak_attributes(peaks);
+  a.insert(a.end(), peak.begin(), peak.end());
   return a;
 }
 
-void print_table(const Table& t) {
-  std::printf("%-18s %-34s %-40s %8s %11s %11s %11s %9s %9s\n", "case", "impl", "label", "iters",
-              "median ms", "min ms", "max ms", "TFLOP/s", "GB/s");
+void print_table(const Table& t, const DevicePeaks& peaks) {
+  std::printf("peaks: %s\n", describe_peaks(peaks).c_str());
+  std::printf("%-18s %-34s %-40s %8s %11s %11s %11s %9s %9s %7s %7s\n", "case", "impl", "label",
+              "iters", "median ms", "min ms", "max ms", "TFLOP/s", "GB/s", "%gemm", "%copy");
   for (size_t r = 0; r < t.rows.size(); ++r) {
     const BenchOutcome b = bench_outcome(t, r);
     if (b.status != "ok") {
@@ -207,14 +278,23 @@ void print_table(const Table& t) {
                   b.status.c_str(), b.reason.c_str());
       continue;
     }
-    std::printf("%-18s %-34s %-40s %8lld %11.4f %11.4f %11.4f %9.4g %9.4g\n", b.case_id.c_str(),
-                b.impl.c_str(), b.label.c_str(), (long long)b.iterations, b.median_s * 1e3,
-                b.min_s * 1e3, b.max_s * 1e3, t.number(r, "tflops"), t.number(r, "gbs"));
+    std::printf("%-18s %-34s %-40s %8lld %11.4f %11.4f %11.4f %9.4g %9.4g %7s %7s\n",
+                b.case_id.c_str(), b.impl.c_str(), b.label.c_str(), (long long)b.iterations,
+                b.median_s * 1e3, b.min_s * 1e3, b.max_s * 1e3, t.number(r, "tflops"),
+                t.number(r, "gbs"), percent_text(t.number(r, "pct_gemm_peak")).c_str(),
+                percent_text(t.number(r, "pct_copy_bw")).c_str());
   }
 }
 
-// Runs the benchmarks and writes opt.out; returns the table and whether any forward failed.
-std::pair<Table, bool> measure(const BenchOptions& opt) {
+struct Measured {
+  Table table;
+  DevicePeaks peaks;
+  bool failed = false;
+};
+
+// Runs the benchmarks and writes opt.out; returns the table, the peaks and whether any forward
+// failed.
+Measured measure(const BenchOptions& opt) {
   const Suite suite = load_suite(opt.suite);
   const DeviceInfo gpu = query_device();
   const std::vector<ImplChoice> impls = select_impls(opt.impls, opt.device, gpu);
@@ -230,8 +310,6 @@ std::pair<Table, bool> measure(const BenchOptions& opt) {
 
   // Every case x implementation gets a job; unsupported pairs stay as skip rows with the reason.
   std::vector<std::unique_ptr<Job>> jobs;
-  std::map<std::string, Job*> timed;
-  InputCache cache;
   for (const CaseSpec& c : cases) {
     for (const ImplChoice& ch : impls) {
       auto job = std::make_unique<Job>();
@@ -244,19 +322,31 @@ std::pair<Table, bool> measure(const BenchOptions& opt) {
         job->out.reason = s.reason;
         std::fprintf(stderr, "sinkbench: bench: skip %s %s: %s\n", job->out.case_id.c_str(),
                      job->out.impl.c_str(), s.reason.c_str());
-      } else {
-        const std::string name = job->out.case_id + "/" + job->out.impl;
-        Job* j = job.get();
-        benchmark::RegisterBenchmark(
-            name.c_str(), [j, &cache](benchmark::State& st) { bench_body(st, *j, cache); })
-            ->UseManualTime()
-            ->MinTime(opt.min_time)
-            ->Repetitions(opt.repetitions)
-            ->Unit(benchmark::kMillisecond);
-        timed[name] = j;
       }
       jobs.push_back(std::move(job));
     }
+  }
+
+  const DevicePeaks peaks = peaks_for_run(jobs, gpu);
+  add_peaks_to_json_context(peaks);
+  std::map<std::string, Job*> timed;
+  InputCache cache;
+  L2Eviction l2;
+  for (const auto& job : jobs) {
+    if (job->out.status != "ok") continue;
+    if (job->impl->device() == Device::cuda && peaks.measured) {
+      job->out.peak_tflops = peaks.gemm_tflops;
+      job->out.peak_gbs = peaks.copy_gbs;
+    }
+    const std::string name = job->out.case_id + "/" + job->out.impl;
+    Job* j = job.get();
+    benchmark::RegisterBenchmark(
+        name.c_str(), [j, &cache, &l2](benchmark::State& st) { bench_body(st, *j, cache, l2); })
+        ->UseManualTime()
+        ->MinTime(opt.min_time)
+        ->Repetitions(opt.repetitions)
+        ->Unit(benchmark::kMillisecond);
+    timed[name] = j;
   }
   Collector collector(timed, timed.size());
   benchmark::RunSpecifiedBenchmarks(&collector);
@@ -272,8 +362,8 @@ std::pair<Table, bool> measure(const BenchOptions& opt) {
     failed = failed || job->out.status == "error";
     table.rows.push_back(bench_row(job->out));
   }
-  write_table_file(opt.out, bench_attributes(opt, suite, gpu, impls), "bench", table);
-  return {std::move(table), failed};
+  write_table_file(opt.out, bench_attributes(opt, suite, gpu, impls, peaks), "bench", table);
+  return {std::move(table), peaks, failed};
 }
 
 }  // namespace
@@ -293,8 +383,10 @@ int run_bench(const BenchOptions& opt) {
   bool failed = false;
   std::string now_path = opt.results;
   if (opt.results.empty()) {
-    std::tie(now, failed) = measure(opt);
-    print_table(now);
+    Measured m = measure(opt);
+    now = std::move(m.table);
+    failed = m.failed;
+    print_table(now, m.peaks);
     std::printf("%s: %zu rows\n", opt.out.c_str(), now.rows.size());
     now_path = opt.out;
   } else {

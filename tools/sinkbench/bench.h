@@ -1,7 +1,9 @@
 // tools/sinkbench/bench.h — `sinkbench bench`: forward speed of every chosen implementation on
 // the cases of a suite through Google Benchmark (one benchmark per supported case x
-// implementation, timed by the implementation's own ForwardResult::seconds), written as a
-// `bench` table in HDF5 (docs/results.md, "Benchmarks"), optionally compared with a base file.
+// implementation, timed by the implementation's own ForwardResult::seconds, CUDA events on GPUs,
+// L2 flushed before each GPU forward), with GPU rows' share of the device's measured copy
+// bandwidth and GEMM peak (bench/device_peaks.h; none for CPU rows), written as a `bench` table
+// in HDF5 (docs/results.md, "Benchmarks"), optionally compared with a base file.
 #pragma once
 
 #include <string>

@@ -276,8 +276,9 @@ int main(int argc, char** argv) {
   CLI::App* bench = app.add_subcommand(
       "bench",
       "Time the forward pass of every chosen implementation on the cases of a suite (Google "
-      "Benchmark; median of the implementation's own timings, TFLOP/s and GB/s) into a bench "
-      "table; with --compare, judge each (case, impl) against a base file (exit 0 nothing "
+      "Benchmark; median of the implementation's own timings, TFLOP/s and GB/s, and on GPUs "
+      "their share of the measured copy bandwidth and GEMM peak) into a bench table; with "
+      "--compare, judge each (case, impl) against a base file (exit 0 nothing "
       "slower, 1 slower or a failed forward, 2 bad input; layout and rule: docs/results.md)");
   bench->add_option("--suite", bench_opt.suite, "Built-in suite name or path to a .yaml file")
       ->capture_default_str();

@@ -86,17 +86,22 @@ Support supports_case(const CaseSpec& c) {
 
 namespace {
 
-// The whole forward pass of one case: inputs uploaded, outputs guarded (poisoned, checked).
-ForwardResult run_case(const CaseSpec& c, const Inputs& in, const std::string& name) {
+cuda::DeviceBuffer upload(const Tensor& t) {
+  cuda::DeviceBuffer b(std::max<size_t>(1, size_t(t.nbytes())));
+  b.upload(t.data(), size_t(t.nbytes()));
+  return b;
+}
+
+}  // namespace
+
+// The whole forward pass of one case over device K/V: q and sinks uploaded, outputs guarded
+// (poisoned, checked).
+ForwardResult forward_device_kv(const CaseSpec& c, const Inputs& in, DeviceKV kv,
+                                const std::string& name) {
   const Layout& L = in.layout;
   const int hq = L.heads_q, hkv = L.heads_kv, D = L.head_dim, group = hq / hkv;
   const size_t es = size_t(dtype_size(c.dtype));
-  auto upload = [](const Tensor& t) {
-    cuda::DeviceBuffer b(std::max<size_t>(1, size_t(t.nbytes())));
-    b.upload(t.data(), size_t(t.nbytes()));
-    return b;
-  };
-  cuda::DeviceBuffer q = upload(in.q), k = upload(in.k), v = upload(in.v), sinks;
+  cuda::DeviceBuffer q = upload(in.q), sinks;
   if (!in.sinks.empty()) {
     sinks = cuda::DeviceBuffer(in.sinks.size() * sizeof(float));
     sinks.upload(in.sinks.data(), in.sinks.size() * sizeof(float));
@@ -113,8 +118,8 @@ ForwardResult run_case(const CaseSpec& c, const Inputs& in, const std::string& n
   const float one = 1.f, zero = 0.f;
   const int64_t q_row = int64_t(hq) * D, kv_row = int64_t(hkv) * D;
   auto* qp = static_cast<const char*>(q.get());
-  auto* kp = static_cast<const char*>(k.get());
-  auto* vp = static_cast<const char*>(v.get());
+  auto* kp = static_cast<const char*>(kv.k);
+  auto* vp = static_cast<const char*>(kv.v);
   auto* op = static_cast<char*>(o.data());
   auto* lp = static_cast<char*>(logits.get());
 
@@ -173,6 +178,14 @@ ForwardResult run_case(const CaseSpec& c, const Inputs& in, const std::string& n
   ForwardResult r = cuda::fetch_outputs(c, L, o, lse, name);
   r.seconds = seconds;
   return r;
+}
+
+namespace {
+
+// eager_concat/cuda proper: K and V uploaded from the host inputs.
+ForwardResult run_case(const CaseSpec& c, const Inputs& in, const std::string& name) {
+  const cuda::DeviceBuffer k = upload(in.k), v = upload(in.v);
+  return forward_device_kv(c, in, DeviceKV{k.get(), v.get()}, name);
 }
 
 class EagerConcatCuda final : public Impl {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "impls/impl.h"
 
@@ -20,6 +21,20 @@ int64_t logits_bytes(const CaseSpec& c);
 
 // ok, or why not: dtype, GQA shape, logits over the budget, no GPU / not sm_90.
 Support supports_case(const CaseSpec& c);
+
+// K and V already resident on the device in the packed layout of Inputs::k / Inputs::v
+// ([total_k, Hkv, D], case dtype).
+struct DeviceKV {
+  const void* k = nullptr;
+  const void* v = nullptr;
+};
+
+// The forward pass of eager_concat/cuda (either variant: same kernels, same bits) over K/V that
+// are already on the device, for eager_paged/cuda, which gathers them from its page pools. q and
+// the sinks are uploaded from `in`; in.k and in.v are not read. `name` labels guard failures.
+// seconds: the GEMMs and row kernels alone. The caller checks supports_case first.
+ForwardResult forward_device_kv(const CaseSpec& c, const Inputs& in, DeviceKV kv,
+                                const std::string& name);
 
 // softmax_fp32: the name of transformers' eager_paged softmax path; same rounding points, same
 // kernel, same bits (docs/impls/eager_concat_cuda.md).

@@ -10,8 +10,12 @@
 #include <cstdint>
 #include <limits>
 
+#include "cases/rng.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "impls/cuda/device_inputs.h"
+#include "impls/cuda/dispatch.h"
+#include "impls/paged/cuda/paged_fill.h"
 
 namespace sinkbench::flash_paged_cuda {
 
@@ -22,32 +26,6 @@ const DeviceInfo& device() {
   return d;
 }
 
-std::string dtype_head_dim_reason(DType t, int head_dim) {
-  if (t == DType::f32) return "fp32 inputs: flash_paged/cuda is built for bf16 and fp16 caches";
-  if (t != DType::bf16 && t != DType::f16) return "unknown dtype";
-  if (head_dim != 64 && head_dim != 128)
-    return fmt::format("head_dim {}: instantiated for 64 and 128 only", head_dim);
-  return {};
-}
-
-// f.template operator()<T, HeadDim>() for the four instantiations; anything else throws.
-template <class F>
-cudaError_t dispatch(DType t, int head_dim, F&& f) {
-  const bool bf = t == DType::bf16;
-  if (t != DType::bf16 && t != DType::f16)
-    throw InternalError(fmt::format("flash_paged/cuda: no kernel for dtype {}", dtype_name(t)));
-  switch (head_dim) {
-    case 64:
-      return bf ? f.template operator()<DType::bf16, 64>()
-                : f.template operator()<DType::f16, 64>();
-    case 128:
-      return bf ? f.template operator()<DType::bf16, 128>()
-                : f.template operator()<DType::f16, 128>();
-    default:
-      throw InternalError(fmt::format("flash_paged/cuda: no kernel for head_dim {}", head_dim));
-  }
-}
-
 int64_t longest_sq(const Layout& l) {
   int64_t m = 0;
   for (int s = 0; s < l.seqs; ++s)
@@ -55,20 +33,10 @@ int64_t longest_sq(const Layout& l) {
   return m;
 }
 
-// Keys that some row of a sequence can see (bounds the useful split count: under a window the
-// rest of the sequence is never read).
-int64_t visible_span(const MaskRule& m, int64_t sq, int64_t sk) {
-  if (m.kind == MaskKind::sliding_window || m.kind == MaskKind::sink_tokens) {
-    const int64_t extra = m.kind == MaskKind::sink_tokens ? m.sink_tokens : 0;
-    return std::min(sk, m.window + sq - 1 + extra);
-  }
-  return sk;
-}
-
 }  // namespace
 
 Support supports_case(const CaseSpec& c) {
-  const std::string why = dtype_head_dim_reason(c.dtype, c.head_dim);
+  const std::string why = cuda::unsupported_reason(c.dtype, c.head_dim);
   if (!why.empty()) return Support::no(why);
   if (c.heads_kv <= 0 || c.heads_q % c.heads_kv != 0)
     return Support::no("heads_q must be a multiple of heads_kv");
@@ -77,14 +45,13 @@ Support supports_case(const CaseSpec& c) {
   int64_t max_sq = 0;
   for (int s = 0; s < c.num_seqs(); ++s)
     max_sq = std::max(max_sq, c.sq(s));
-  if (max_sq > kMaxDecodeRows)
-    return Support::no(fmt::format(
-        "Sq {} > {}: chunked prefill is not in this first version (decode only; tiled/cuda "
-        "runs prefill on a contiguous cache)",
-        max_sq, kMaxDecodeRows));
-  if (int64_t(c.gqa()) * max_sq > kMaxRowsPerCta)
-    return Support::no(fmt::format("GQA {} x Sq {} rows exceed the {} rows of one CTA", c.gqa(),
-                                   max_sq, kMaxRowsPerCta));
+  // Row blocks of 16 (query head, query row) pairs run along grid x.
+  if (int64_t(c.gqa()) * max_sq > (int64_t(1) << 30))
+    return Support::no(
+        fmt::format("GQA {} x Sq {} rows per KV group exceed 2^30", c.gqa(), max_sq));
+  if (int64_t(c.num_seqs()) * c.heads_kv > 65535)
+    return Support::no(fmt::format("{} sequences x {} KV heads exceed the grid's 65535",
+                                   c.num_seqs(), c.heads_kv));
   const DeviceInfo& d = device();
   if (!d.present) return Support::no("no GPU: " + d.reason);
   if (d.sm_major != 9 || d.sm_minor != 0)
@@ -122,33 +89,60 @@ void check_block_table(const PagedKV& kv, const Layout& layout) {
   }
 }
 
-std::vector<int> choose_num_splits(const CaseSpec& c, const Layout& layout, int sm_count,
-                                   int forced) {
+SplitPlan plan_splits(const CaseSpec& c, const Layout& layout, int resident_ctas, int forced) {
   if (forced > kMaxSplits)
     throw InputError(fmt::format("flash_paged/cuda: num_splits {} > {}", forced, kMaxSplits));
-  std::vector<int> out(size_t(layout.seqs), 1);
-  const int64_t ctas = std::max<int64_t>(1, int64_t(layout.seqs) * layout.heads_kv);
-  const int64_t want = std::max<int64_t>(1, (2 * int64_t(std::max(sm_count, 1)) + ctas - 1) / ctas);
+  SplitPlan plan;
+  const int64_t group = c.gqa();
+  int64_t ctas = 0;  // CTAs of one split over the whole batch
+  for (int s = 0; s < layout.seqs; ++s)
+    ctas += int64_t(layout.heads_kv) * ((group * layout.sq(s) + kRowsPerCta - 1) / kRowsPerCta);
+  ctas = std::max<int64_t>(ctas, 1);
+  const int64_t slots = std::max(resident_ctas, 1);
   for (int s = 0; s < layout.seqs; ++s) {
-    if (forced > 0) {
-      out[size_t(s)] = forced;
-      continue;
+    const int64_t sk = layout.sk(s);
+    const int64_t begin = first_visible_tile_key(c.mask, layout.sq(s), sk);
+    const int64_t span = sk - begin;
+    int64_t n = forced;
+    if (n <= 0) {
+      // The smallest count whose waves are filled within kWaveSlack (relative) of the best: a
+      // wave's CTAs finish together, so a last wave a tenth full costs nearly a whole one.
+      const int64_t most =
+          std::clamp<int64_t>((span + kMinKeysPerSplit - 1) / kMinKeysPerSplit, 1, kMaxSplits);
+      const auto fill = [&](int64_t k) {
+        const int64_t total = ctas * k;
+        return double(total) / double(slots * ((total + slots - 1) / slots));
+      };
+      double best = 0;
+      for (int64_t k = 1; k <= most; ++k)
+        best = std::max(best, fill(k));
+      n = 1;
+      while (n < most && fill(n) < best * (1 - kWaveSlack))
+        ++n;
     }
-    const int64_t span = visible_span(c.mask, layout.sq(s), layout.sk(s));
-    const int64_t by_keys = (span + kMinKeysPerSplit - 1) / kMinKeysPerSplit;
-    out[size_t(s)] = int(std::clamp<int64_t>(std::min(want, by_keys), 1, kMaxSplits));
+    n = std::clamp<int64_t>(n, 1, kMaxSplits);
+    // Keys per split: a whole number of tiles, so no tile is shared by two splits.
+    const int64_t tiles = std::max<int64_t>(1, (span + kPagedBlockN - 1) / kPagedBlockN);
+    const int64_t tiles_per_split = (tiles + n - 1) / n;
+    plan.splits.push_back(int((tiles + tiles_per_split - 1) / tiles_per_split));
+    plan.begin.push_back(begin);
+    plan.keys.push_back(tiles_per_split * kPagedBlockN);
   }
-  return out;
+  return plan;
+}
+
+int64_t first_visible_tile_key(const MaskRule& m, int64_t sq, int64_t sk) {
+  if (m.kind != MaskKind::sliding_window) return 0;  // sink tokens: the first keys are visible
+  const int64_t first = std::clamp<int64_t>(sk - sq - m.window + 1, 0, sk);
+  return first / kPagedBlockN * kPagedBlockN;
 }
 
 DevicePagedCase::DevicePagedCase(const CaseSpec& c, const Inputs& in, const PagedKV& kv,
                                  int num_splits)
     : case_(c), layout_(in.layout) {
   check_block_table(kv, layout_);  // before anything touches the device
-  const Layout& l = layout_;
-  splits_ = choose_num_splits(c, l, device().sm_count, num_splits);
   const size_t es = size_t(dtype_size(c.dtype));
-  const int64_t nq = l.total_q() * c.heads_q * c.head_dim;
+  const int64_t nq = layout_.total_q() * c.heads_q * c.head_dim;
   q_ = cuda::DeviceBuffer(std::max<size_t>(1, size_t(nq) * es));
   q_.upload(in.q.data(), size_t(nq) * es);
   const size_t pool = size_t(kv.k_pages.numel()) * es;
@@ -158,7 +152,59 @@ DevicePagedCase::DevicePagedCase(const CaseSpec& c, const Inputs& in, const Page
     k_.upload(kv.k_pages.data(), pool);
     v_.upload(kv.v_pages.data(), pool);
   }
-  // Block tables as a dense int32 [seqs, max pages] array (validated above: ids fit int32).
+  finish_setup(kv, in.sinks, num_splits);
+}
+
+DevicePagedCase::DevicePagedCase(const CaseSpec& c, int num_splits)
+    : case_(c), layout_(make_layout(c)) {
+  const PagedKV kv = paged_layout(c, layout_);
+  check_block_table(kv, layout_);
+  const Layout& l = layout_;
+  const size_t es = size_t(dtype_size(c.dtype));
+  const int64_t nq = l.total_q() * c.heads_q * c.head_dim;
+  q_ = cuda::DeviceBuffer(std::max<size_t>(1, size_t(nq) * es));
+  cuda::generate_input(c, rng::kQ, nq, q_, nullptr);
+  // K and V packed as the generator draws them, then scattered into the shuffled pages of
+  // paged_layout (slots past a sequence's end stay NaN, as build_paged_kv leaves them).
+  const int64_t row = int64_t(kv.heads_kv) * kv.head_dim;
+  const int64_t nk = l.total_k() * row;
+  const size_t pool = size_t(kv.num_pages) * size_t(kv.page_size) * size_t(row) * es;
+  k_ = cuda::DeviceBuffer(std::max<size_t>(16, pool));
+  v_ = cuda::DeviceBuffer(std::max<size_t>(16, pool));
+  SB_CUDA(cudaMemset(k_.get(), 0xFF, k_.bytes()));
+  SB_CUDA(cudaMemset(v_.get(), 0xFF, v_.bytes()));
+  {
+    cuda::DeviceBuffer k_packed(std::max<size_t>(16, size_t(nk) * es));
+    cuda::DeviceBuffer v_packed(std::max<size_t>(16, size_t(nk) * es));
+    cuda::generate_input(c, rng::kK, nk, k_packed, nullptr);
+    cuda::generate_input(c, rng::kV, nk, v_packed, nullptr);
+    std::vector<int64_t> slots(size_t(l.total_k()));
+    for (int s = 0; s < l.seqs; ++s)
+      for (int64_t j = 0; j < l.sk(s); ++j)
+        slots[size_t(l.cu_k[size_t(s)] + j)] = kv.offset(s, j, 0);
+    cuda::DeviceBuffer slot_buf(std::max<size_t>(8, slots.size() * 8));
+    slot_buf.upload(slots.data(), slots.size() * 8);
+    FillParams f;
+    f.k_packed = k_packed.get();
+    f.v_packed = v_packed.get();
+    f.k_pages = k_.get();
+    f.v_pages = v_.get();
+    f.slot_offset = static_cast<const int64_t*>(slot_buf.get());
+    f.rows = l.total_k();
+    f.row_elems = row;
+    SB_CUDA(launch_fill_pages(f, nullptr));
+    SB_CUDA(cudaDeviceSynchronize());
+  }
+  std::vector<float> sinks;
+  if (c.has_sink())
+    for (int h = 0; h < c.heads_q; ++h)
+      sinks.push_back(sink_value(c, h));
+  finish_setup(kv, sinks, num_splits);
+}
+
+cuda::DeviceBuffer DevicePagedCase::upload_block_table(const PagedKV& kv, const Layout& l,
+                                                       int64_t* width_out) {
+  // A dense int32 [seqs, max pages] array (check_block_table: ids fit int32).
   size_t width = 1;
   for (const auto& t : kv.block_table)
     width = std::max(width, t.size());
@@ -166,20 +212,41 @@ DevicePagedCase::DevicePagedCase(const CaseSpec& c, const Inputs& in, const Page
   for (int s = 0; s < l.seqs; ++s)
     for (size_t p = 0; p < kv.block_table[size_t(s)].size(); ++p)
       table[size_t(s) * width + p] = int32_t(kv.block_table[size_t(s)][p]);
-  table_ = cuda::DeviceBuffer(std::max<size_t>(4, table.size() * 4));
-  table_.upload(table.data(), table.size() * 4);
-  if (!in.sinks.empty()) {
-    sinks_ = cuda::DeviceBuffer(in.sinks.size() * sizeof(float));
-    sinks_.upload(in.sinks.data(), in.sinks.size() * sizeof(float));
+  cuda::DeviceBuffer buf(std::max<size_t>(4, table.size() * 4));
+  buf.upload(table.data(), table.size() * 4);
+  *width_out = int64_t(width);
+  return buf;
+}
+
+void DevicePagedCase::finish_setup(const PagedKV& kv, const std::vector<float>& sinks,
+                                   int num_splits) {
+  const CaseSpec& c = case_;
+  const Layout& l = layout_;
+  const int per_sm = cuda::dispatch_fwd(
+      c.dtype, c.head_dim, [&]<DType T, int HD>() { return paged_split_ctas_per_sm<T, HD>(); });
+  const SplitPlan plan = plan_splits(c, l, device().sm_count * per_sm, num_splits);
+  splits_ = plan.splits;
+  const size_t es = size_t(dtype_size(c.dtype));
+  const int64_t nq = l.total_q() * c.heads_q * c.head_dim;
+  if (table_.get() == nullptr) table_ = upload_block_table(kv, l, &table_width_);
+  if (!sinks.empty()) {
+    sinks_ = cuda::DeviceBuffer(sinks.size() * sizeof(float));
+    sinks_.upload(sinks.data(), sinks.size() * sizeof(float));
   }
   cu_q_ = cuda::DeviceBuffer(l.cu_q.size() * sizeof(int64_t));
   cu_q_.upload(l.cu_q.data(), l.cu_q.size() * sizeof(int64_t));
-  cu_k_ = cuda::DeviceBuffer(l.cu_k.size() * sizeof(int64_t));
-  cu_k_.upload(l.cu_k.data(), l.cu_k.size() * sizeof(int64_t));
+  if (cu_k_.get() == nullptr) {
+    cu_k_ = cuda::DeviceBuffer(l.cu_k.size() * sizeof(int64_t));
+    cu_k_.upload(l.cu_k.data(), l.cu_k.size() * sizeof(int64_t));
+  }
   std::vector<int32_t> ns(splits_.begin(), splits_.end());
-  nsplit_ = cuda::DeviceBuffer(ns.size() * 4);
+  nsplit_ = cuda::DeviceBuffer(std::max<size_t>(4, ns.size() * 4));
   nsplit_.upload(ns.data(), ns.size() * 4);
-  const int max_splits = *std::max_element(splits_.begin(), splits_.end());
+  split_begin_ = cuda::DeviceBuffer(std::max<size_t>(8, plan.begin.size() * 8));
+  split_begin_.upload(plan.begin.data(), plan.begin.size() * 8);
+  split_keys_ = cuda::DeviceBuffer(std::max<size_t>(8, plan.keys.size() * 8));
+  split_keys_.upload(plan.keys.data(), plan.keys.size() * 8);
+  const int max_splits = splits_.empty() ? 1 : *std::max_element(splits_.begin(), splits_.end());
   if (max_splits > 1) {
     part_o_ = cuda::DeviceBuffer(size_t(max_splits) * size_t(std::max<int64_t>(1, nq)) * 4);
     part_lse_ = cuda::DeviceBuffer(size_t(max_splits) *
@@ -193,10 +260,12 @@ DevicePagedCase::DevicePagedCase(const CaseSpec& c, const Inputs& in, const Page
   p.k_pages = k_.get();
   p.v_pages = v_.get();
   p.block_table = static_cast<const int32_t*>(table_.get());
-  p.maybe_sinks = in.sinks.empty() ? nullptr : static_cast<const float*>(sinks_.get());
+  p.maybe_sinks = sinks.empty() ? nullptr : static_cast<const float*>(sinks_.get());
   p.cu_seqlens_q = static_cast<const int64_t*>(cu_q_.get());
   p.cu_seqlens_k = static_cast<const int64_t*>(cu_k_.get());
   p.num_splits = static_cast<const int32_t*>(nsplit_.get());
+  p.split_begin = static_cast<const int64_t*>(split_begin_.get());
+  p.split_keys = static_cast<const int64_t*>(split_keys_.get());
   p.o = o_.data();
   p.lse = static_cast<float*>(lse_.data());
   p.part_o = static_cast<float*>(part_o_.get());
@@ -208,7 +277,7 @@ DevicePagedCase::DevicePagedCase(const CaseSpec& c, const Inputs& in, const Page
   p.slot_stride = int64_t(kv.heads_kv) * kv.head_dim;
   p.page_stride = int64_t(kv.page_size) * p.slot_stride;
   p.kv_head_stride = kv.head_dim;
-  p.block_table_stride = int64_t(width);
+  p.block_table_stride = table_width_;
   p.part_split_stride = nq;
   if (l.varlen) {
     p.lse_seq_stride = 0;
@@ -229,9 +298,7 @@ DevicePagedCase::DevicePagedCase(const CaseSpec& c, const Inputs& in, const Page
   p.total_q = l.total_q();
   p.mask = c.mask;
   p.scale = c.scale_f32();
-  if (p.max_rows > kMaxRowsPerCta)
-    throw InputError(
-        fmt::format("flash_paged/cuda: {} rows per CTA > {}", p.max_rows, kMaxRowsPerCta));
+  p.scale_log2 = p.scale * 1.4426950408889634f;
 }
 
 double DevicePagedCase::run(cudaStream_t stream) {
@@ -239,8 +306,9 @@ double DevicePagedCase::run(cudaStream_t stream) {
   lse_.poison(stream);
   cuda::EventTimer timer;
   timer.start(stream);
-  SB_CUDA(dispatch(case_.dtype, case_.head_dim,
-                   [&]<DType T, int HD>() { return launch_paged_fwd<T, HD>(params_, stream); }));
+  SB_CUDA(cuda::dispatch_fwd(case_.dtype, case_.head_dim, [&]<DType T, int HD>() {
+    return launch_paged_fwd<T, HD>(params_, stream);
+  }));
   timer.stop(stream);
   const double s = timer.seconds();
   SB_CUDA(cudaGetLastError());

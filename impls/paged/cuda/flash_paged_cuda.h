@@ -18,8 +18,8 @@
 
 namespace sinkbench::flash_paged_cuda {
 
-// ok, or why not: dtype, head dim, page size, Sq per sequence (decode only), rows per CTA, no
-// GPU, not sm_90.
+// ok, or why not: dtype, head dim, page size, grid limits, no GPU, not sm_90. Decode, speculative
+// decode and chunked prefill (any Sq, bottom-right aligned) alike.
 Support supports_case(const CaseSpec& c);
 
 // Throws InputError, naming the sequence, the logical page and the id, if a block table holds a
@@ -28,18 +28,32 @@ Support supports_case(const CaseSpec& c);
 // Touches no device: DevicePagedCase calls it before allocating or launching anything.
 void check_block_table(const PagedKV& kv, const Layout& layout);
 
-// Split-KV partials per sequence. forced > 0: that count for every sequence (as
-// FlashPagedOptions::num_splits on the CPU). 0: the heuristic — enough CTAs to give every SM two
-// (sm_count x 2 over num_seqs x Hkv), each split at least kMinKeysPerSplit of the keys a
-// sequence's rows can see, at most kMaxSplits.
+// Split-KV plan: per sequence, the number of splits and the keys they cover — split k of
+// sequence s takes keys [begin[s] + k keys[s], min(sk, begin[s] + (k + 1) keys[s])). begin is the
+// first key tile some row can see (windows start late), keys a whole number of kernel tiles.
+// forced > 0: that many splits (fewer when the keys run out first: no split is left empty).
+// 0: the heuristic — CTAs run in waves of resident_ctas (SMs x split CTAs per SM) that finish
+// together, so the count is the smallest whose waves are filled within kWaveSlack of the best
+// count's, at most one split per kMinKeysPerSplit keys, at most kMaxSplits.
 inline constexpr int64_t kMinKeysPerSplit = 256;
-std::vector<int> choose_num_splits(const CaseSpec& c, const Layout& layout, int sm_count,
-                                   int forced);
+inline constexpr double kWaveSlack = 0.03;
+struct SplitPlan {
+  std::vector<int> splits;
+  std::vector<int64_t> begin, keys;
+};
+SplitPlan plan_splits(const CaseSpec& c, const Layout& layout, int resident_ctas, int forced);
+// The first key of the first tile some query of a sequence can see: 0 except under a sliding
+// window, where it is the window start of the first query row, rounded down to a tile.
+int64_t first_visible_tile_key(const MaskRule& m, int64_t sq, int64_t sk);
 
 // One case on the device, its pages laid out exactly as build_paged_kv (the CPU reference's).
 class DevicePagedCase {
  public:
+  // From host inputs and their pages (uploaded).
   DevicePagedCase(const CaseSpec& c, const Inputs& in, const PagedKV& kv, int num_splits = 0);
+  // Generated on the device (bitwise the host generator's, scattered into paged_layout's pages):
+  // large cases never cross PCIe.
+  DevicePagedCase(const CaseSpec& c, int num_splits);
   // Poisons o and lse, then launches the split and combine kernels; returns their time in
   // seconds (CUDA events around the launches alone).
   double run(cudaStream_t stream = nullptr);
@@ -50,9 +64,16 @@ class DevicePagedCase {
   const std::vector<int>& splits() const { return splits_; }
 
  private:
+  static cuda::DeviceBuffer upload_block_table(const PagedKV& kv, const Layout& l,
+                                               int64_t* width_out);
+  // Everything but q and the pools: tables, lengths, the split plan, partials, outputs, params.
+  void finish_setup(const PagedKV& kv, const std::vector<float>& sinks, int num_splits);
+
   CaseSpec case_;
   Layout layout_;
-  cuda::DeviceBuffer q_, k_, v_, table_, sinks_, cu_q_, cu_k_, nsplit_, part_o_, part_lse_;
+  cuda::DeviceBuffer q_, k_, v_, table_, sinks_, cu_q_, cu_k_, nsplit_, split_begin_, split_keys_,
+      part_o_, part_lse_;
+  int64_t table_width_ = 1;
   cuda::GuardedBuffer o_, lse_;
   PagedParams params_;
   std::vector<int> splits_;

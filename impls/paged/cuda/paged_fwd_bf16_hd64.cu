@@ -5,6 +5,6 @@
 namespace sinkbench::flash_paged_cuda {
 
 template cudaError_t launch_paged_fwd<DType::bf16, 64>(const PagedParams&, cudaStream_t);
-template int paged_smem_bytes<DType::bf16, 64>(int);
+template int paged_split_ctas_per_sm<DType::bf16, 64>();
 
 }  // namespace sinkbench::flash_paged_cuda

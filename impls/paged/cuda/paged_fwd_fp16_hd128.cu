@@ -5,6 +5,6 @@
 namespace sinkbench::flash_paged_cuda {
 
 template cudaError_t launch_paged_fwd<DType::f16, 128>(const PagedParams&, cudaStream_t);
-template int paged_smem_bytes<DType::f16, 128>(int);
+template int paged_split_ctas_per_sm<DType::f16, 128>();
 
 }  // namespace sinkbench::flash_paged_cuda

@@ -1,9 +1,12 @@
-// impls/paged/cuda/paged_fwd_kernel.cuh — flash_paged/cuda device code: split-KV decode over a
-// paged KV cache. One CTA per (split, KV head, sequence) holds every row of the KV group (query
-// heads x query rows), so each K/V tile is read from the pages once per group; 16-byte loads
-// through the block table into shared memory, fp32 math on CUDA cores, the online softmax of
-// flash_paged/cpu tile by tile. A second kernel combines the split partials and adds the sink
-// exactly once. Included by one .cu per (dtype, head dim).
+// impls/paged/cuda/paged_fwd_kernel.cuh — flash_paged/cuda device code: attention over a paged
+// KV cache, split across CTAs along the keys. One CTA = 16 rows of a KV group ((query head, query
+// row) pairs) x one split of the keys; its 4 warps take a quarter of every 64-key tile each, so
+// the group's query heads read each K/V tile once. Tiles come through the block table by 16-byte
+// cp.async into a multi-stage ring; QK^T and P.V run on tensor cores (mma.sync m16n8k16, fp32
+// accumulate, P rounded to the dtype); each warp keeps its own online softmax over its keys and
+// the four are merged at the end. One split writes o and the sink-inclusive lse itself; several
+// write fp32 partials that a second kernel combines, adding the sink exactly once. Included by
+// one .cu per (dtype, head dim).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -12,63 +15,37 @@
 
 #include <cstdint>
 
+#include "impls/cuda/mma.cuh"
 #include "impls/paged/cuda/paged_fwd_params.h"
 
 namespace sinkbench::flash_paged_cuda {
 
 constexpr float kNegInf = -__builtin_huge_valf();
 
-template <int HeadDim>
+template <DType T, int HeadDim>
 struct PagedTraits {
+  static_assert(T == DType::bf16 || T == DType::f16, "tensor-core path: bf16 or fp16 only");
   static_assert(HeadDim == 64 || HeadDim == 128, "head dims 64 and 128");
-  // Keys per tile: tile_shape(D).block_n of the CPU reference, so the running max is updated at
-  // the same keys and P is rounded at the same scale as flash_paged/cpu.
-  static constexpr int kBlockN = HeadDim <= 64 ? 128 : 64;
-  // K/V rows in shared memory are padded by 16 bytes: lanes reading 16 bytes of consecutive keys
-  // then hit distinct banks.
-  static constexpr int kKvStride = HeadDim + 8;
+  static constexpr int kHeadDim = HeadDim;
+  static constexpr int kBlockM = kRowsPerCta;   // one m16 strip, shared by the warps
+  static constexpr int kBlockN = kPagedBlockN;  // keys per tile
   static constexpr int kWarps = kSplitThreads / 32;
-  static constexpr int kDimsPerLane = HeadDim / 32;  // o dims each lane accumulates
-  static constexpr int kKeysPerLane = kBlockN / 32;  // logits each lane computes per tile
-  static constexpr int kChunks = HeadDim / 8;        // 16-byte chunks per key row
-  static constexpr int kKmma = 16;                   // keys per accumulation step (kMmaK)
+  static constexpr int kWarpKeys = kBlockN / kWarps;  // keys of a tile each warp takes
+  static constexpr int kChunksPerRow = HeadDim / 8;   // 16-byte chunks per K/V row
+  // Tiles in flight: enough bytes outstanding per SM to cover HBM latency with 2-3 CTAs per SM.
+  static constexpr int kStages = HeadDim <= 64 ? 4 : 3;
+  static constexpr int kKVElems = kBlockN * HeadDim;
+  static constexpr int kQElems = kBlockM * HeadDim;
+  static constexpr int kSmemBytes = (kQElems + 2 * kStages * kKVElems) * 2;
+  // The end-of-loop merge reuses the K/V ring: per warp, 16 rows x D fp32 plus max and sum.
+  static constexpr int kMergeBytes = kWarps * kBlockM * (HeadDim + 2) * 4;
+  static_assert(kBlockM == 16, "one MMA row strip per CTA");
+  static_assert(kWarpKeys == 16, "each warp's keys are one k-step of P.V");
+  static_assert(kChunksPerRow % 8 == 0, "the XOR swizzle permutes 8 chunks within a row");
+  static_assert((kBlockN * kChunksPerRow) % kSplitThreads == 0, "tile loads split evenly");
+  static_assert(kMergeBytes <= 2 * kStages * kKVElems * 2, "merge buffers fit in the ring");
+  static_assert(kSmemBytes <= 112 * 1024, "two CTAs per SM");
 };
-
-template <DType T>
-__device__ __forceinline__ float to_f(uint16_t b) {
-  if constexpr (T == DType::bf16) {
-    return __uint_as_float(uint32_t(b) << 16);
-  } else {
-    return __half2float(__ushort_as_half(b));
-  }
-}
-
-// RNE rounding of an fp32 value to the dtype, as its bits.
-template <DType T>
-__device__ __forceinline__ uint16_t from_f(float x) {
-  if constexpr (T == DType::bf16) {
-    return __bfloat16_as_ushort(__float2bfloat16_rn(x));
-  } else {
-    return __half_as_ushort(__float2half_rn(x));
-  }
-}
-
-template <DType T>
-__device__ __forceinline__ float round_f(float x) {
-  return to_f<T>(from_f<T>(x));
-}
-
-__device__ __forceinline__ float warp_max(float x) {
-  for (int o = 16; o > 0; o >>= 1)
-    x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, o));
-  return x;
-}
-
-__device__ __forceinline__ float warp_sum(float x) {
-  for (int o = 16; o > 0; o >>= 1)
-    x += __shfl_xor_sync(0xffffffffu, x, o);
-  return x;
-}
 
 __device__ __forceinline__ int64_t lse_index(const PagedParams& p, int s, int h, int64_t q0,
                                              int64_t i) {
@@ -76,41 +53,22 @@ __device__ __forceinline__ int64_t lse_index(const PagedParams& p, int s, int h,
          (p.lse_packed_rows ? q0 + i : i);
 }
 
-// Whether the query at position pos sees some key of [j0, j1) (j1 <= sk): the rule of
-// cases/mask.h applied to the tile's ends, without the range arrays (which would live in local
-// memory).
-__device__ __forceinline__ bool tile_visible(const MaskRule& m, int64_t pos, int64_t j0,
-                                             int64_t j1) {
-  switch (m.kind) {
-    case MaskKind::none:
-      return true;
-    case MaskKind::causal:
-      return j0 <= pos;
-    case MaskKind::sliding_window:
-      return j0 <= pos && j1 - 1 > pos - m.window;
-    case MaskKind::sink_tokens:
-      return j0 <= pos && (j1 - 1 > pos - m.window || j0 < m.sink_tokens);
-  }
-  return false;
+// RNE rounding of an fp32 value to the dtype, as its bits (the one output rounding).
+template <DType T>
+__device__ __forceinline__ uint16_t from_f(float x) {
+  return uint16_t(cuda_mma::pack2<T>(x, 0.f) & 0xffffu);
 }
 
-// Shared memory of a split CTA: K and V tiles (dtype bits, padded rows) first so they stay
-// 16-byte aligned, then fp32 q rows, accumulators, per-warp P~ and the running max and sum.
 template <DType T, int HeadDim>
-struct SplitSmem {
-  using TR = PagedTraits<HeadDim>;
-  static constexpr int kKvBytes = TR::kBlockN * TR::kKvStride * 2;
-  __host__ __device__ static constexpr int bytes(int rows) {
-    return 2 * kKvBytes + 2 * rows * HeadDim * 4 + TR::kWarps * TR::kBlockN * 4 + 2 * rows * 4;
-  }
-};
-
-template <DType T, int HeadDim>
-__global__ void __launch_bounds__(kSplitThreads, 1)
+__global__ void __launch_bounds__(kSplitThreads, 2)
     paged_split_kernel(const __grid_constant__ PagedParams p) {
-  using TR = PagedTraits<HeadDim>;
-  constexpr int D = HeadDim, BN = TR::kBlockN, KS = TR::kKvStride;
-  const int split = blockIdx.x, kvh = blockIdx.y, s = blockIdx.z;
+  using TR = PagedTraits<T, HeadDim>;
+  using namespace cuda_mma;
+  constexpr int D = HeadDim, BN = TR::kBlockN, kStages = TR::kStages;
+  constexpr int kDT = D / 8;  // n-tiles of O
+  // Row blocks of a group fastest, so CTAs reading the same K/V tiles run side by side.
+  const int row_block = blockIdx.x, split = blockIdx.y;
+  const int s = int(blockIdx.z) / p.heads_kv, kvh = int(blockIdx.z) % p.heads_kv;
   const int nsplit = p.num_splits[s];
   if (split >= nsplit) return;  // this sequence takes fewer splits than the grid's largest
   const int64_t q0 = p.cu_seqlens_q[s];
@@ -118,172 +76,280 @@ __global__ void __launch_bounds__(kSplitThreads, 1)
   const int64_t sk = p.cu_seqlens_k[s + 1] - p.cu_seqlens_k[s];
   const int group = p.heads_q / p.heads_kv;
   const int rows = group * int(sq);  // row r: query head kvh * group + r / sq, query row r % sq
-  // Split k covers keys [k c, min(sk, (k + 1) c)), c = ceil(sk / splits): flash_paged/cpu's.
-  const int64_t chunk = (sk + nsplit - 1) / nsplit;
-  const int64_t lo = min(sk, int64_t(split) * chunk), hi = min(sk, lo + chunk);
+  const int r0 = row_block * TR::kBlockM;
+  if (r0 >= rows) return;
 
-  extern __shared__ __align__(16) unsigned char smem[];
-  uint16_t* k_s = reinterpret_cast<uint16_t*>(smem);
-  uint16_t* v_s = k_s + BN * KS;
-  float* q_s = reinterpret_cast<float*>(v_s + BN * KS);
-  float* acc_s = q_s + rows * D;
-  float* p_s = acc_s + rows * D;
-  float* m_s = p_s + TR::kWarps * BN;
-  float* l_s = m_s + rows;
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  uint16_t* sQ = reinterpret_cast<uint16_t*>(smem_raw);
+  uint16_t* sK = sQ + TR::kQElems;
+  uint16_t* sV = sK + kStages * TR::kKVElems;
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
-  const auto* q = static_cast<const uint16_t*>(p.q);
-  for (int e = tid; e < rows * D; e += kSplitThreads) {
-    const int r = e / D, d = e % D;
-    const int h = kvh * group + r / int(sq);
-    const int64_t i = r % int(sq);
-    q_s[e] = to_f<T>(q[(q0 + i) * p.q_row_stride + h * p.q_head_stride + d]);
-    acc_s[e] = 0.0f;
+  const int g = lane >> 2, tig = lane & 3;
+
+  // This split's keys, then the part of them some row of this CTA can see (as <= 2 runs).
+  const int64_t split_lo = min(sk, p.split_begin[s] + int64_t(split) * p.split_keys[s]);
+  const int64_t split_hi = min(sk, split_lo + p.split_keys[s]);
+  const int r_last = min(rows, r0 + TR::kBlockM) - 1;
+  // Rows of a block span few query rows; their positions bound the block's visible keys.
+  int64_t pos_min = sk, pos_max = -1;
+  for (int r = r0; r <= r_last; ++r) {  // <= 16 iterations of integer work, uniform
+    const int64_t pos = query_position(r % int(sq), sq, sk);
+    pos_min = min(pos_min, pos);
+    pos_max = max(pos_max, pos);
   }
-  for (int r = tid; r < rows; r += kSplitThreads) {
-    m_s[r] = kNegInf;
-    l_s[r] = 0.0f;
+  auto clampk = [&](int64_t x) -> int64_t {
+    return x < split_lo ? split_lo : (x > split_hi ? split_hi : x);
+  };
+  int64_t a_lo = split_lo, a_hi = split_hi, b_lo = 0, b_hi = 0;
+  switch (p.mask.kind) {
+    case MaskKind::none:
+      break;
+    case MaskKind::causal:
+      a_hi = clampk(pos_max + 1);
+      break;
+    case MaskKind::sliding_window:
+      a_lo = clampk(pos_min - p.mask.window + 1);
+      a_hi = clampk(pos_max + 1);
+      break;
+    case MaskKind::sink_tokens:
+      a_hi = clampk(min(pos_max + 1, p.mask.sink_tokens));
+      b_lo = clampk(pos_min - p.mask.window + 1);
+      b_hi = clampk(pos_max + 1);
+      break;
+  }
+  // Tiles are BN-aligned in absolute key index (split bounds are multiples of BN).
+  const int64_t ta_lo = a_lo / BN, ta_hi = a_hi > a_lo ? (a_hi + BN - 1) / BN : ta_lo;
+  int64_t tb_lo = b_lo / BN, tb_hi = b_hi > b_lo ? (b_hi + BN - 1) / BN : tb_lo;
+  if (tb_lo < ta_hi) tb_lo = ta_hi;
+  if (tb_hi < tb_lo) tb_hi = tb_lo;
+  const int64_t n_a = ta_hi - ta_lo;
+  const int n_tiles = int(n_a + (tb_hi - tb_lo));
+  auto tile_of = [&](int t) -> int64_t { return t < n_a ? ta_lo + t : tb_lo + (t - n_a); };
+
+  const int32_t* bt = p.block_table + int64_t(s) * p.block_table_stride;
+  const auto* kp = static_cast<const uint16_t*>(p.k_pages) + int64_t(kvh) * p.kv_head_stride;
+  const auto* vp = static_cast<const uint16_t*>(p.v_pages) + int64_t(kvh) * p.kv_head_stride;
+  auto load_kv = [&](int t, int slot) {
+    const int64_t j0 = tile_of(t) * BN;
+    uint16_t* dk = sK + slot * TR::kKVElems;
+    uint16_t* dv = sV + slot * TR::kKVElems;
+#pragma unroll
+    for (int it = 0; it < (BN * TR::kChunksPerRow) / kSplitThreads; ++it) {
+      const int id = tid + it * kSplitThreads;
+      const int row = id / TR::kChunksPerRow, chunk = id % TR::kChunksPerRow;
+      const int64_t j = j0 + row;
+      const bool ok = j < split_hi;  // slots past the split are zero (NaN in a page is real)
+      int64_t off = 0;
+      if (ok)
+        off = int64_t(bt[j / p.page_size]) * p.page_stride + (j % p.page_size) * p.slot_stride;
+      cp_async16(smem_addr(dk + swz<D>(row, chunk)), kp + off + chunk * 8, ok);
+      cp_async16(smem_addr(dv + swz<D>(row, chunk)), vp + off + chunk * 8, ok);
+    }
+  };
+
+  // Q rows of the block (zeros past the group's rows), then the first tiles of the ring.
+  const auto* q = static_cast<const uint16_t*>(p.q);
+  for (int id = tid; id < TR::kBlockM * TR::kChunksPerRow; id += kSplitThreads) {
+    const int row = id / TR::kChunksPerRow, chunk = id % TR::kChunksPerRow;
+    const int r = r0 + row;
+    const bool ok = r < rows;
+    const int h = kvh * group + (ok ? r / int(sq) : 0);
+    const int64_t i = ok ? r % int(sq) : 0;
+    cp_async16(smem_addr(sQ + swz<D>(row, chunk)),
+               q + (q0 + i) * p.q_row_stride + h * p.q_head_stride + chunk * 8, ok);
+  }
+  cp_async_commit();
+#pragma unroll
+  for (int st = 0; st < kStages - 1; ++st) {
+    if (st < n_tiles) load_kv(st, st);
+    cp_async_commit();
+  }
+  cp_async_wait<kStages - 1>();
+  __syncthreads();
+
+  uint32_t qf[D / 16][4];
+#pragma unroll
+  for (int kd = 0; kd < D / 16; ++kd) {
+    const int row = (lane & 7) + ((lane >> 3) & 1) * 8;
+    ldsm_x4(qf[kd], smem_addr(sQ + swz<D>(row, kd * 2 + (lane >> 4))));
+  }
+
+  // This thread's two fragment rows: r0 + g and r0 + g + 8.
+  int64_t my_pos[2];
+  bool my_ok[2];
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    const int r = r0 + g + rr * 8;
+    my_ok[rr] = r < rows;
+    my_pos[rr] = my_ok[rr] ? query_position(r % int(sq), sq, sk) : -1;
+  }
+
+  float oacc[kDT][4];
+#pragma unroll
+  for (int i = 0; i < kDT; ++i)
+    oacc[i][0] = oacc[i][1] = oacc[i][2] = oacc[i][3] = 0.f;
+  float row_max[2] = {kNegInf, kNegInf};  // base-2 scaled running max over this warp's keys
+  float row_sum[2] = {0.f, 0.f};          // this thread's part of the sum
+
+  for (int t = 0; t < n_tiles; ++t) {
+    __syncthreads();  // the slot about to be refilled was consumed in iteration t - 1
+    if (t + kStages - 1 < n_tiles) load_kv(t + kStages - 1, (t + kStages - 1) % kStages);
+    cp_async_commit();
+    cp_async_wait<kStages - 1>();
+    __syncthreads();
+
+    const int slot = t % kStages;
+    const uint16_t* tK = sK + slot * TR::kKVElems;
+    const uint16_t* tV = sV + slot * TR::kKVElems;
+    const int64_t jw = tile_of(t) * BN + warp * TR::kWarpKeys;  // this warp's first key
+
+    float sacc[2][4] = {};
+#pragma unroll
+    for (int kd = 0; kd < D / 16; ++kd) {
+      uint32_t b[4];
+      const int key = warp * TR::kWarpKeys + (lane & 7) + (lane >> 4) * 8;
+      ldsm_x4(b, smem_addr(tK + swz<D>(key, kd * 2 + ((lane >> 3) & 1))));
+      mma16816<T>(sacc[0], qf[kd], b[0], b[1]);
+      mma16816<T>(sacc[1], qf[kd], b[2], b[3]);
+    }
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int rr = e >> 1;
+        const int64_t j = jw + nt * 8 + tig * 2 + (e & 1);
+        if (!(my_ok[rr] && j < split_hi && is_visible(p.mask, j, my_pos[rr])))
+          sacc[nt][e] = kNegInf;
+      }
+
+#pragma unroll
+    for (int rr = 0; rr < 2; ++rr) {
+      float mx = fmaxf(fmaxf(sacc[0][2 * rr], sacc[0][2 * rr + 1]),
+                       fmaxf(sacc[1][2 * rr], sacc[1][2 * rr + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(row_max[rr], mx * p.scale_log2);
+      const float m_use = m_new == kNegInf ? 0.f : m_new;  // 2^(-inf - 0) = 0, not NaN
+      const float alpha = exp2_approx(row_max[rr] - m_use);
+      row_max[rr] = m_new;
+      float sum = 0.f;
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+        for (int e = 2 * rr; e < 2 * rr + 2; ++e) {
+          const float pv = exp2_approx(fmaf(sacc[nt][e], p.scale_log2, -m_use));
+          sacc[nt][e] = pv;
+          sum += pv;
+        }
+      row_sum[rr] = row_sum[rr] * alpha + sum;
+#pragma unroll
+      for (int dt = 0; dt < kDT; ++dt) {
+        oacc[dt][2 * rr] *= alpha;
+        oacc[dt][2 * rr + 1] *= alpha;
+      }
+    }
+
+    uint32_t a[4];
+    a[0] = pack2<T>(sacc[0][0], sacc[0][1]);
+    a[1] = pack2<T>(sacc[0][2], sacc[0][3]);
+    a[2] = pack2<T>(sacc[1][0], sacc[1][1]);
+    a[3] = pack2<T>(sacc[1][2], sacc[1][3]);
+#pragma unroll
+    for (int dp = 0; dp < D / 16; ++dp) {
+      uint32_t b[4];
+      const int key = warp * TR::kWarpKeys + (lane & 7) + ((lane >> 3) & 1) * 8;
+      ldsm_x4_t(b, smem_addr(tV + swz<D>(key, dp * 2 + (lane >> 4))));
+      mma16816<T>(oacc[2 * dp], a, b[0], b[1]);
+      mma16816<T>(oacc[2 * dp + 1], a, b[2], b[3]);
+    }
+  }
+  cp_async_wait<0>();
+  __syncthreads();  // the ring is free: it becomes the merge buffers
+
+  // Merge the warps' states, in warp order (deterministic): per row the max m = max_w m_w, then
+  // l = sum_w l_w 2^(m_w - m) and acc = sum_w acc_w 2^(m_w - m).
+  float* m_s = reinterpret_cast<float*>(sK);      // [warps][16]
+  float* l_s = m_s + TR::kWarps * TR::kBlockM;    // [warps][16]
+  float* acc_s = l_s + TR::kWarps * TR::kBlockM;  // [warps][16][D]
+#pragma unroll
+  for (int rr = 0; rr < 2; ++rr) {
+    float l = row_sum[rr];
+    l += __shfl_xor_sync(0xffffffffu, l, 1);
+    l += __shfl_xor_sync(0xffffffffu, l, 2);
+    const int row = g + rr * 8;
+    if (tig == 0) {
+      m_s[warp * TR::kBlockM + row] = row_max[rr];
+      l_s[warp * TR::kBlockM + row] = l;
+    }
+#pragma unroll
+    for (int dt = 0; dt < kDT; ++dt) {
+      float* dst = acc_s + (warp * TR::kBlockM + row) * D + dt * 8 + tig * 2;
+      dst[0] = oacc[dt][2 * rr];
+      dst[1] = oacc[dt][2 * rr + 1];
+    }
   }
   __syncthreads();
 
-  const int32_t* bt = p.block_table + int64_t(s) * p.block_table_stride;
-  const auto* kp = static_cast<const uint16_t*>(p.k_pages);
-  const auto* vp = static_cast<const uint16_t*>(p.v_pages);
-  const int64_t head_off = int64_t(kvh) * p.kv_head_stride;
-
-  for (int64_t j0 = lo; j0 < hi; j0 += BN) {
-    const int64_t j1 = min(hi, j0 + BN);
-    const int n = int(j1 - j0);
-    // A tile no row of the CTA can see is not read at all (windows skip whole pages).
-    bool any = false;
-    for (int r = tid; r < rows; r += kSplitThreads)
-      any |= tile_visible(p.mask, query_position(r % int(sq), sq, sk), j0, j1);
-    if (!__syncthreads_or(any)) continue;
-
-    for (int c = tid; c < n * TR::kChunks; c += kSplitThreads) {
-      const int t = c / TR::kChunks, ch = c % TR::kChunks;
-      const int64_t j = j0 + t;
-      const int64_t page = bt[j / p.page_size];
-      const int64_t off =
-          page * p.page_stride + (j % p.page_size) * p.slot_stride + head_off + ch * 8;
-      *reinterpret_cast<uint4*>(k_s + t * KS + ch * 8) = *reinterpret_cast<const uint4*>(kp + off);
-      *reinterpret_cast<uint4*>(v_s + t * KS + ch * 8) = *reinterpret_cast<const uint4*>(vp + off);
-    }
-    __syncthreads();
-
-    float* pw = p_s + warp * BN;
-    for (int r = warp; r < rows; r += TR::kWarps) {
-      const int64_t pos = query_position(r % int(sq), sq, sk);
-      const float* qr = q_s + r * D;
-      float sv[TR::kKeysPerLane];
-      float tmax = kNegInf;
-#pragma unroll
-      for (int u = 0; u < TR::kKeysPerLane; ++u) {
-        const int t = lane + 32 * u;
-        const int64_t j = j0 + t;
-        float x = kNegInf;
-        if (t < n && is_visible(p.mask, j, pos)) {
-          float dot = 0.0f;
-#pragma unroll
-          for (int ch = 0; ch < TR::kChunks; ++ch) {
-            const uint4 kk = *reinterpret_cast<const uint4*>(k_s + t * KS + ch * 8);
-            const uint16_t* kh = reinterpret_cast<const uint16_t*>(&kk);
-#pragma unroll
-            for (int e = 0; e < 8; ++e)
-              dot = fmaf(qr[ch * 8 + e], to_f<T>(kh[e]), dot);
-          }
-          x = dot * p.scale;
-        }
-        sv[u] = x;
-        tmax = fmaxf(tmax, x);
-      }
-      tmax = warp_max(tmax);
-      if (tmax == kNegInf) continue;  // no visible key of this row here: state unchanged
-      const float m_old = m_s[r];
-      const float m_new = fmaxf(m_old, tmax);
-      const float alpha = expf(m_old - m_new);  // 0 on the row's first visible tile
-      float tsum = 0.0f;
-#pragma unroll
-      for (int u = 0; u < TR::kKeysPerLane; ++u) {
-        const float e = sv[u] == kNegInf ? 0.0f : expf(sv[u] - m_new);
-        tsum += e;
-        // P~ enters P.V in the storage dtype (the tensor-core operand of the tiled kernels).
-        pw[lane + 32 * u] = round_f<T>(e);
-      }
-      tsum = warp_sum(tsum);
-      __syncwarp();
-      float a[TR::kDimsPerLane];
-#pragma unroll
-      for (int dl = 0; dl < TR::kDimsPerLane; ++dl)
-        a[dl] = acc_s[r * D + lane * TR::kDimsPerLane + dl] * alpha;
-      for (int t0 = 0; t0 < n; t0 += TR::kKmma) {
-        float part[TR::kDimsPerLane] = {};
-        const int t1 = min(n, t0 + TR::kKmma);
-        for (int t = t0; t < t1; ++t) {
-          const float pt = pw[t];
-          if (pt == 0.0f) continue;
-          const uint16_t* vr = v_s + t * KS + lane * TR::kDimsPerLane;
-#pragma unroll
-          for (int dl = 0; dl < TR::kDimsPerLane; ++dl)
-            part[dl] = fmaf(pt, to_f<T>(vr[dl]), part[dl]);
-        }
-#pragma unroll
-        for (int dl = 0; dl < TR::kDimsPerLane; ++dl)
-          a[dl] += part[dl];
-      }
-#pragma unroll
-      for (int dl = 0; dl < TR::kDimsPerLane; ++dl)
-        acc_s[r * D + lane * TR::kDimsPerLane + dl] = a[dl];
-      __syncwarp();
-      if (lane == 0) {
-        l_s[r] = l_s[r] * alpha + tsum;
-        m_s[r] = m_new;
-      }
-      __syncwarp();
-    }
-    __syncthreads();
-  }
-
-  // Finalize: one split writes o and lse directly with the sink (tiled finalize); several write
-  // normalised sink-less partials for the combine kernel.
   auto* o = static_cast<uint16_t*>(p.o);
-  for (int r = warp; r < rows; r += TR::kWarps) {
+  // Each warp finishes 4 rows; each lane D / 32 dims of them.
+  constexpr int kDimsPerLane = D / 32;
+  for (int row = warp; row < TR::kBlockM; row += TR::kWarps) {
+    const int r = r0 + row;
+    if (r >= rows) break;
     const int h = kvh * group + r / int(sq);
     const int64_t i = r % int(sq);
-    const float m = m_s[r], l = l_s[r];
+    float m = kNegInf;
+#pragma unroll
+    for (int w = 0; w < TR::kWarps; ++w)
+      m = fmaxf(m, m_s[w * TR::kBlockM + row]);
+    const float m_use = m == kNegInf ? 0.f : m;
+    float scale_w[TR::kWarps];
+    float l = 0.f;
+#pragma unroll
+    for (int w = 0; w < TR::kWarps; ++w) {
+      scale_w[w] = exp2_approx(m_s[w * TR::kBlockM + row] - m_use);
+      l += l_s[w * TR::kBlockM + row] * scale_w[w];
+    }
+    float acc[kDimsPerLane];
+#pragma unroll
+    for (int dl = 0; dl < kDimsPerLane; ++dl) {
+      const int d = lane + 32 * dl;
+      float x = 0.f;
+#pragma unroll
+      for (int w = 0; w < TR::kWarps; ++w)
+        x += acc_s[(w * TR::kBlockM + row) * D + d] * scale_w[w];
+      acc[dl] = x;
+    }
     if (nsplit == 1) {
+      // The sink joins the denominator once, here (the tiled kernel's finalize, in base 2).
       const float sigma = p.maybe_sinks != nullptr ? p.maybe_sinks[h] : kNegInf;
-      float factor = 0.0f, lse = sigma;  // no visible key: o = 0, lse = sigma
-      if (l != 0.0f) {
-        if (sigma == kNegInf) {
-          factor = 1.0f / l;
-          lse = m + logf(l);
-        } else {
-          const float m2 = fmaxf(m, sigma);
-          const float al = expf(m - m2);
-          const float l2 = l * al + expf(sigma - m2);
-          factor = al / l2;
-          lse = m2 + logf(l2);
-        }
+      const float sigma2 = sigma * kLog2e;
+      const float mf = fmaxf(m, sigma2);
+      float factor = 0.f, lse = kNegInf;
+      if (mf != kNegInf) {
+        const float al = exp2_approx(m - mf);
+        const float z = l * al + exp2_approx(sigma2 - mf);
+        factor = al / z;
+        lse = l == 0.f ? sigma : (mf + log2f(z)) * kLn2;
       }
       uint16_t* orow = o + (q0 + i) * p.o_row_stride + h * p.o_head_stride;
 #pragma unroll
-      for (int dl = 0; dl < TR::kDimsPerLane; ++dl) {
-        const int d = lane * TR::kDimsPerLane + dl;
-        orow[d] = from_f<T>(l != 0.0f ? acc_s[r * D + d] * factor : 0.0f);
+      for (int dl = 0; dl < kDimsPerLane; ++dl) {
+        orow[lane + 32 * dl] = from_f<T>(acc[dl] * factor);
       }
       if (lane == 0) p.lse[lse_index(p, s, h, q0, i)] = lse;
     } else {
-      const float factor = l != 0.0f ? 1.0f / l : 0.0f;
+      // Sink-less partial: normalised o_k and lse_k (natural log) for the combine kernel.
+      const float factor = l != 0.f ? 1.f / l : 0.f;
       const int64_t pr = (q0 + i) * p.heads_q + h;
       float* prow = p.part_o + split * p.part_split_stride + pr * D;
 #pragma unroll
-      for (int dl = 0; dl < TR::kDimsPerLane; ++dl) {
-        const int d = lane * TR::kDimsPerLane + dl;
-        prow[d] = l != 0.0f ? acc_s[r * D + d] * factor : 0.0f;
-      }
+      for (int dl = 0; dl < kDimsPerLane; ++dl)
+        prow[lane + 32 * dl] = acc[dl] * factor;
       if (lane == 0)
-        p.part_lse[int64_t(split) * p.total_q * p.heads_q + pr] = l != 0.0f ? m + logf(l) : kNegInf;
+        p.part_lse[int64_t(split) * p.total_q * p.heads_q + pr] =
+            l != 0.f ? (m + log2f(l)) * kLn2 : kNegInf;
     }
   }
 }
@@ -342,21 +408,38 @@ __global__ void __launch_bounds__(128) paged_combine_kernel(const __grid_constan
   if (lane == 0) p.lse[lse_index(p, s, h, q0, row - q0)] = lse;
 }
 
+// Opts the split kernel in to its dynamic shared memory (once per instantiation).
 template <DType T, int HeadDim>
-int paged_smem_bytes(int rows) {
-  return SplitSmem<T, HeadDim>::bytes(rows);
+cudaError_t prepare_split_kernel() {
+  static const cudaError_t attr = cudaFuncSetAttribute(paged_split_kernel<T, HeadDim>,
+                                                       cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                       PagedTraits<T, HeadDim>::kSmemBytes);
+  return attr;
+}
+
+template <DType T, int HeadDim>
+int paged_split_ctas_per_sm() {
+  int n = 0;
+  if (prepare_split_kernel<T, HeadDim>() != cudaSuccess ||
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+          &n, paged_split_kernel<T, HeadDim>, kSplitThreads, PagedTraits<T, HeadDim>::kSmemBytes) !=
+          cudaSuccess) {
+    cudaGetLastError();  // a failed query is not the caller's error
+    return 1;
+  }
+  return n > 0 ? n : 1;
 }
 
 template <DType T, int HeadDim>
 cudaError_t launch_paged_fwd(const PagedParams& p, cudaStream_t stream) {
-  const int smem = SplitSmem<T, HeadDim>::bytes(p.max_rows);
-  // Opt in once to the largest CTA any case can ask for (kMaxRowsPerCta rows).
-  static const cudaError_t attr = cudaFuncSetAttribute(
-      paged_split_kernel<T, HeadDim>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-      SplitSmem<T, HeadDim>::bytes(kMaxRowsPerCta));
-  if (attr != cudaSuccess) return attr;
-  const dim3 grid(unsigned(p.max_splits), unsigned(p.heads_kv), unsigned(p.num_seqs));
-  paged_split_kernel<T, HeadDim><<<grid, kSplitThreads, smem, stream>>>(p);
+  using TR = PagedTraits<T, HeadDim>;
+  if (p.head_dim != HeadDim) return cudaErrorInvalidValue;
+  if (p.num_seqs <= 0 || p.total_q <= 0) return cudaSuccess;  // nothing to compute
+  if (const cudaError_t attr = prepare_split_kernel<T, HeadDim>(); attr != cudaSuccess) return attr;
+  const int row_blocks = (p.max_rows + TR::kBlockM - 1) / TR::kBlockM;
+  const dim3 grid(unsigned(row_blocks), unsigned(p.max_splits),
+                  unsigned(p.num_seqs) * unsigned(p.heads_kv));
+  paged_split_kernel<T, HeadDim><<<grid, kSplitThreads, TR::kSmemBytes, stream>>>(p);
   cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess || p.max_splits == 1) return e;
   const int64_t warps = p.total_q * p.heads_q;

@@ -12,13 +12,13 @@
 
 namespace sinkbench::flash_paged_cuda {
 
-// Rows of one CTA: (query heads of a KV group) x (query rows of a sequence) at most this many.
-inline constexpr int kMaxRowsPerCta = 128;
-// Query rows per sequence the decode kernel takes (decode and speculative decode).
-inline constexpr int64_t kMaxDecodeRows = 8;
+// Rows of one CTA: 16 (query head, query row) pairs of a KV group, one MMA row strip. A group
+// with more rows (GQA x Sq > 16: speculative decode, chunked prefill) takes several CTAs that read
+// the same K/V tiles, launched next to each other so the repeats come from L2.
+inline constexpr int kRowsPerCta = 16;
 // Split-KV partials per sequence at most (sizes the partial buffers).
-inline constexpr int kMaxSplits = 16;
-// Threads of a split CTA (4 warps).
+inline constexpr int kMaxSplits = 128;
+// Threads of a split CTA: 4 warps, each taking a quarter of every key tile.
 inline constexpr int kSplitThreads = 128;
 
 struct PagedParams {
@@ -37,6 +37,11 @@ struct PagedParams {
   const int64_t* cu_seqlens_k = nullptr;
   // Split-KV partials per sequence, num_seqs entries in 1..kMaxSplits (device memory).
   const int32_t* num_splits = nullptr;
+  // Keys per split of each sequence, num_seqs entries (device memory): split k covers keys
+  // [split_begin + k * split_keys, min(sk, split_begin + (k + 1) * split_keys)), both multiples
+  // of the kernel's key tile, so no tile straddles two splits.
+  const int64_t* split_begin = nullptr;
+  const int64_t* split_keys = nullptr;
 
   // Outputs: o [total_q, Hq, D] in the dtype; lse fp32, sink-inclusive, indexed as below.
   void* o = nullptr;
@@ -62,18 +67,22 @@ struct PagedParams {
   int64_t lse_head_stride = 0;
   bool lse_packed_rows = false;
 
-  int num_seqs = 0;     // sequences in the batch (grid z of the split kernel)
+  int num_seqs = 0;     // sequences in the batch (grid z / Hkv of the split kernel)
   int heads_q = 0;      // Hq
-  int heads_kv = 0;     // Hkv (grid y); query head h reads KV head h / (Hq / Hkv)
+  int heads_kv = 0;     // Hkv; query head h reads KV head h / (Hq / Hkv)
   int head_dim = 0;     // D; must equal the instantiation's head dim
   int page_size = 0;    // keys per page, 16..256
-  int max_splits = 0;   // largest entry of num_splits (grid x of the split kernel)
-  int max_rows = 0;     // (Hq / Hkv) * longest Sq: rows of the largest CTA (sizes smem)
+  int max_splits = 0;   // largest entry of num_splits (grid y of the split kernel)
+  int max_rows = 0;     // (Hq / Hkv) * longest Sq: rows of the largest group (grid x: / 16)
   int64_t total_q = 0;  // query rows of the batch (combine grid)
 
-  MaskRule mask;    // visibility rule of cases/mask.h (bottom-right aligned)
-  float scale = 0;  // logit scale (fp32, as CaseSpec::scale_f32)
+  MaskRule mask;         // visibility rule of cases/mask.h (bottom-right aligned)
+  float scale = 0;       // logit scale (fp32, as CaseSpec::scale_f32)
+  float scale_log2 = 0;  // scale * log2(e): the split kernel's softmax runs in base 2
 };
+
+// Keys per tile of the split kernel: splits are cut at multiples of it.
+inline constexpr int kPagedBlockN = 64;
 
 // One instantiation per (dtype, head dim), each in its own .cu file: queues the split kernel and
 // then the combine kernel on `stream`. Returns the first launch error (cudaSuccess when queued);
@@ -81,8 +90,9 @@ struct PagedParams {
 template <DType T, int HeadDim>
 cudaError_t launch_paged_fwd(const PagedParams& p, cudaStream_t stream);
 
-// Dynamic shared memory of a split CTA with `rows` rows (for the support check).
+// Split CTAs resident per SM (the occupancy API: registers and shared memory), for the split
+// plan's wave sizing; 1 if the query fails.
 template <DType T, int HeadDim>
-int paged_smem_bytes(int rows);
+int paged_split_ctas_per_sm();
 
 }  // namespace sinkbench::flash_paged_cuda

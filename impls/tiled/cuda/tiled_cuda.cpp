@@ -10,11 +10,11 @@
 #include <cstring>
 #include <vector>
 
-#include "cases/cuda/generate_cuda.h"
 #include "cases/rng.h"
 #include "core/device.h"
 #include "core/error.h"
-#include "impls/tiled/cuda/tiled_dispatch.h"
+#include "impls/cuda/device_inputs.h"
+#include "impls/cuda/dispatch.h"
 #include "impls/tiled/tiled.h"
 #include "impls/tiled/tiled_traits.h"
 
@@ -27,49 +27,10 @@ const DeviceInfo& device() {
   return d;
 }
 
-// Generates tensor `tag` of the case into `buf` on the device; if `host` is given, compares bits
-// and uploads `host` where they differ. Returns true when it uploaded.
-bool generate_tensor(const CaseSpec& c, uint32_t tag, int64_t count, cuda::DeviceBuffer& buf,
-                     const Tensor* host) {
-  cuda_gen::GenParams g;
-  g.out = buf.get();
-  g.count = count;
-  g.seed = c.seed;
-  g.tag = tag;
-  g.input = int(c.input);
-  g.head_dim = c.head_dim;
-  g.dtype = c.dtype;
-  SB_CUDA(cuda_gen::launch_generate(g, nullptr));
-  SB_CUDA(cudaDeviceSynchronize());
-  if (host == nullptr || count == 0) return false;
-  if (host->numel() != count || host->dtype() != c.dtype)
-    throw InternalError(fmt::format("tiled/cuda: input tensor {} does not match the case layout",
-                                    host->describe()));
-  const size_t es = size_t(dtype_size(c.dtype));
-  const auto* want = static_cast<const unsigned char*>(host->data());
-  bool same = true;
-  if (size_t(count) * es <= (size_t(16) << 20)) {
-    std::vector<unsigned char> got(size_t(count) * es);
-    SB_CUDA(cudaMemcpy(got.data(), buf.get(), got.size(), cudaMemcpyDeviceToHost));
-    same = std::memcmp(got.data(), want, got.size()) == 0;
-  } else {
-    constexpr int kSamples = 4096;
-    for (int s = 0; s < kSamples && same; ++s) {
-      const int64_t i = s == kSamples - 1 ? count - 1 : int64_t(double(s) / kSamples * count);
-      uint32_t got = 0;
-      SB_CUDA(cudaMemcpy(&got, static_cast<const char*>(buf.get()) + size_t(i) * es, es,
-                         cudaMemcpyDeviceToHost));
-      same = std::memcmp(&got, want + size_t(i) * es, es) == 0;
-    }
-  }
-  if (!same) buf.upload(host->data(), size_t(count) * es);
-  return !same;
-}
-
 }  // namespace
 
 Support supports_case(const CaseSpec& c) {
-  const std::string why = unsupported_reason(c.dtype, c.head_dim);
+  const std::string why = cuda::unsupported_reason(c.dtype, c.head_dim);
   if (!why.empty()) return Support::no(why);
   if (c.heads_kv <= 0 || c.heads_q % c.heads_kv != 0)
     return Support::no("heads_q must be a multiple of heads_kv");
@@ -90,9 +51,9 @@ DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in, bool use_sink)
   q_ = cuda::DeviceBuffer(std::max<size_t>(1, size_t(nq) * es));
   k_ = cuda::DeviceBuffer(std::max<size_t>(1, size_t(nk) * es));
   v_ = cuda::DeviceBuffer(std::max<size_t>(1, size_t(nk) * es));
-  uploaded_ |= generate_tensor(c, rng::kQ, nq, q_, in ? &in->q : nullptr);
-  uploaded_ |= generate_tensor(c, rng::kK, nk, k_, in ? &in->k : nullptr);
-  uploaded_ |= generate_tensor(c, rng::kV, nk, v_, in ? &in->v : nullptr);
+  uploaded_ |= cuda::generate_input(c, rng::kQ, nq, q_, in ? &in->q : nullptr);
+  uploaded_ |= cuda::generate_input(c, rng::kK, nk, k_, in ? &in->k : nullptr);
+  uploaded_ |= cuda::generate_input(c, rng::kV, nk, v_, in ? &in->v : nullptr);
 
   std::vector<float> sinks;
   if (!use_sink) {
@@ -152,22 +113,47 @@ DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in, bool use_sink)
   p.scale_log2 = p.scale * 1.4426950408889634f;
 }
 
-double DeviceCase::run(cudaStream_t stream, int block_m) {
-  // Rows per CTA: windows at D 128 visit 4-5 key tiles of 64 per CTA and are latency-bound, so
-  // 64-row CTAs (two per SM) won there on the H100 (bench/RESULTS.md: 530 -> 765 GB/s); at D 64
-  // they did not (BLOCK_N 128 tiles already feed 128 rows); long causal/full rows take 128.
-  if (block_m == 0) {
-    const MaskKind k = case_.mask.kind;
-    const bool windowed = k == MaskKind::sliding_window || k == MaskKind::sink_tokens;
-    block_m = windowed && case_.head_dim == 128 ? 64 : 128;
+const char* variant_name(int variant) {
+  switch (variant) {
+    case kRows128Warps8:
+      return "128 rows, 8 warps x 16";
+    case kRows64Warps4:
+      return "64 rows, 4 warps x 16";
+    case kRows128Warps4:
+      return "128 rows, 4 warps x 32";
+    default:
+      return "unknown variant";
   }
+}
+
+int default_variant(const CaseSpec& c) {
+  // The fastest on an H100 (tests/impls/cuda DISABLED_VariantSpeed, bench/RESULTS.md): at D 64
+  // long causal/full rows take 32-row warp strips (fewer shared-memory reads per MMA), windows
+  // (2-3 key tiles per CTA, latency-bound) 8 warps x 16 rows two CTAs per SM; at D 128 64-row
+  // CTAs, two per SM, for both.
+  const MaskKind k = c.mask.kind;
+  const bool windowed = k == MaskKind::sliding_window || k == MaskKind::sink_tokens;
+  if (c.head_dim == 128) return kRows64Warps4;
+  return windowed ? kRows128Warps8 : kRows128Warps4;
+}
+
+double DeviceCase::run(cudaStream_t stream, int variant) {
+  if (variant < 0) variant = default_variant(case_);
+  if (variant >= kNumTileVariants)
+    throw InternalError(fmt::format("tiled/cuda: no tile variant {}", variant));
   o_.poison(stream);
   lse_.poison(stream);
   cuda::EventTimer timer;
   timer.start(stream);
-  SB_CUDA(dispatch_fwd(case_.dtype, case_.head_dim, [&]<DType T, int HD>() {
-    return block_m == 64 ? launch_fwd<T, HD, 64>(params_, stream)
-                         : launch_fwd<T, HD, TiledTraits<HD>::kBlockM>(params_, stream);
+  SB_CUDA(cuda::dispatch_fwd(case_.dtype, case_.head_dim, [&]<DType T, int HD>() {
+    switch (variant) {
+      case kRows64Warps4:
+        return launch_fwd<T, HD, kRows64Warps4>(params_, stream);
+      case kRows128Warps4:
+        return launch_fwd<T, HD, kRows128Warps4>(params_, stream);
+      default:
+        return launch_fwd<T, HD, kRows128Warps8>(params_, stream);
+    }
   }));
   timer.stop(stream);
   const double s = timer.seconds();

@@ -18,6 +18,9 @@ namespace sinkbench::tiled_cuda {
 // ok, or why not: no GPU (query_device's reason), not sm_90, dtype, head dim.
 Support supports_case(const CaseSpec& c);
 
+// The kernel shape run for a case when none is asked for (the fastest measured on an H100).
+int default_variant(const CaseSpec& c);
+
 // One case on the device. Inputs are generated on the device from the case spec (bitwise equal
 // to cases::generate); when `in` is given, its bits are compared with the device's (all of a
 // small tensor, 4096 spread samples of a large one) and uploaded instead where they differ, so
@@ -27,9 +30,9 @@ class DeviceCase {
  public:
   explicit DeviceCase(const CaseSpec& c, const Inputs* in = nullptr, bool use_sink = true);
   // Poisons o and lse, then launches once; returns the kernel's own time in seconds (CUDA events
-  // around the launch alone). block_m: rows per CTA, 64 or 128 (0: chosen by the mask); every
-  // choice gives the same bits.
-  double run(cudaStream_t stream = nullptr, int block_m = 0);
+  // around the launch alone). variant: a TileVariant (tiled_fwd_params.h), -1: default_variant;
+  // every variant gives the same bits.
+  double run(cudaStream_t stream = nullptr, int variant = -1);
   // Copies o and lse back; throws InternalError if a guard margin was written or an output
   // element was left unwritten.
   ForwardResult fetch() const;

@@ -2,8 +2,10 @@
 // learned sink: mma.sync m16n8k16 (bf16/fp16 in, fp32 accumulate), ldmatrix from XOR-swizzled
 // shared memory, cp.async K/V ring of kStages tiles, online softmax in base 2, the sink joined
 // once at finalize, sink-inclusive fp32 lse. One CTA = kBlockM query rows of one (seq, head);
-// each warp owns a 16-row strip. Keys are walked in ascending kBlockN tiles (the CPU reference
-// walks the same tiles), and tiles that no row of the CTA can see are never visited.
+// each warp owns kMTiles 16-row strips (each K/V fragment read from shared memory feeds all of
+// them). The kernel's shape is a TileVariant (tiled_fwd_params.h). Keys are walked in ascending
+// kBlockN tiles (the CPU reference walks the same tiles), and tiles that no row of the CTA can see
+// are never visited.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -12,131 +14,57 @@
 
 #include <cstdint>
 
+#include "impls/cuda/mma.cuh"
 #include "impls/tiled/cuda/tiled_fwd_params.h"
 #include "impls/tiled/tiled_traits.h"
 
 namespace sinkbench::tiled_cuda {
 
-template <DType T, int HeadDim, int BlockM>
+template <DType T, int HeadDim, int Variant>
 struct KernelTraits {
   using Tile = TiledTraits<HeadDim>;
+  static constexpr VariantShape kShape = variant_shape(Variant, HeadDim);
   static constexpr int kHeadDim = HeadDim;
-  // Rows per CTA change no row's arithmetic (a tile visited for another row of the CTA is an
-  // exact no-op: alpha = 2^0, P = 0), so unlike kBlockN they need not match the CPU reference.
-  static constexpr int kBlockM = BlockM;
-  static constexpr int kBlockN = Tile::kBlockN;
-  static constexpr int kWarps = kBlockM / 16;  // one 16-row MMA strip per warp
+  static constexpr int kBlockM = kShape.block_m;
+  static constexpr int kBlockN = Tile::kBlockN;  // the CPU reference's: same rescaling points
+  static constexpr int kWarps = kShape.warps;
+  static constexpr int kMTiles = kBlockM / (16 * kWarps);  // 16-row MMA strips per warp
   static constexpr int kThreads = kWarps * 32;
-  static constexpr int kStages = 3;  // K/V tiles in the ring (one CTA per SM: prefetch deep)
+  static constexpr int kMinBlocks = kShape.min_blocks;
+  static constexpr bool kQInRegs = kShape.q_in_regs;
   static constexpr int kChunksPerRow = HeadDim / 8;  // 16-byte chunks per row
   static constexpr int kQElems = kBlockM * HeadDim;
   static constexpr int kKVElems = kBlockN * HeadDim;
+  // K/V tiles in the ring: three where kMinBlocks CTAs still fit an SM, else two.
+  static constexpr int kStages = (kQElems + 6 * kKVElems) * 2 * kMinBlocks <= 220 * 1024 ? 3 : 2;
   static constexpr int kSmemBytes = (kQElems + 2 * kStages * kKVElems) * 2;
 
   static_assert(T == DType::bf16 || T == DType::f16, "tensor-core path: bf16 or fp16 only");
   static_assert(HeadDim == 64 || HeadDim == 128, "instantiated head dims: 64 and 128");
-  static_assert(kBlockM == Tile::kBlockM || kBlockM == 64, "rows per CTA: the traits' or 64");
+  static_assert(Variant >= 0 && Variant < kNumTileVariants, "a TileVariant");
+  static_assert(kBlockM == kMTiles * 16 * kWarps, "rows split evenly into 16-row strips");
   static_assert(kBlockM % 16 == 0 && kBlockN % 16 == 0, "tiles are whole m16n8k16 steps");
   static_assert(kChunksPerRow % 8 == 0, "the XOR swizzle permutes 8 chunks within a row");
   static_assert((kBlockN * kChunksPerRow) % kThreads == 0, "K/V tile loads split evenly");
   static_assert((kBlockM * kChunksPerRow) % kThreads == 0, "Q tile loads split evenly");
   static_assert(kStages >= 2, "the ring needs a tile in flight while one is consumed");
-  static_assert(kSmemBytes <= 227 * 1024, "shared memory per CTA on sm_90");
+  static_assert(kSmemBytes * kMinBlocks <= 220 * 1024, "shared memory per SM on sm_90");
 };
 
-namespace detail {
-
-constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2 = 0.6931471805599453f;
-
-// Element offset of 16-byte chunk `chunk` of row `row` in a swizzled [rows, D] tile: the chunk
-// index is XORed with row % 8 so that the 8 rows an ldmatrix phase reads fall in distinct banks.
-template <int D>
-__device__ __forceinline__ int swz(int row, int chunk) {
-  return row * D + ((chunk ^ (row & 7)) << 3);
-}
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte async copy; src_bytes = 0 fills the destination with zeros (rows past the sequence
-// end must be finite: a NaN in V times P = 0 is still NaN).
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
-  const int n = valid ? 16 : 0;
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
-}
-__device__ __forceinline__ void cp_async_commit() {
-  asm volatile("cp.async.commit_group;\n" ::);
-}
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], uint32_t addr) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-template <DType T>
-__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
-                                         uint32_t b1) {
-  if constexpr (T == DType::bf16) {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  } else {
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
-        "{%8,%9}, {%0,%1,%2,%3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-  }
-}
-
-// Two fp32 values rounded (RNE) to the dtype and packed, lo in the low half.
-template <DType T>
-__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
-  if constexpr (T == DType::bf16) {
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&v);
-  } else {
-    __half2 v = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<uint32_t*>(&v);
-  }
-}
-
-// 2^x by the SFU (rel. error ~2^-22; 2^-inf = +0, which masked logits rely on).
-__device__ __forceinline__ float exp2_approx(float x) {
-  float y;
-  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-  return y;
-}
-
-constexpr float kNegInf = -__builtin_huge_valf();
-
-}  // namespace detail
-
-template <DType T, int HeadDim, int BlockM>
-__global__ void __launch_bounds__(KernelTraits<T, HeadDim, BlockM>::kThreads, 1)
+template <DType T, int HeadDim, int Variant>
+__global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
+                                  KernelTraits<T, HeadDim, Variant>::kMinBlocks)
     tiled_fwd_kernel(const __grid_constant__ FwdParams p) {
-  using KT = KernelTraits<T, HeadDim, BlockM>;
-  using namespace detail;
+  using KT = KernelTraits<T, HeadDim, Variant>;
+  using namespace cuda_mma;
   constexpr int D = HeadDim;
   constexpr int BM = KT::kBlockM;
   constexpr int BN = KT::kBlockN;
   constexpr int kStages = KT::kStages;
   constexpr int kNT = BN / 8;  // n-tiles of S per warp row strip
   constexpr int kDT = D / 8;   // n-tiles of O
+  constexpr int kMT = KT::kMTiles;
+  constexpr int kWarpRows = 16 * kMT;
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
   uint16_t* sQ = reinterpret_cast<uint16_t*>(smem_raw);
@@ -256,22 +184,36 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, BlockM>::kThreads, 1)
   cp_async_wait<kStages - 1>();  // Q has landed (the tile groups may still be in flight)
   __syncthreads();
 
-  // Q fragments stay in registers for the whole key loop.
-  uint32_t qf[D / 16][4];
-#pragma unroll
-  for (int kd = 0; kd < D / 16; ++kd) {
-    const int row = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+  // A fragments of this warp's Q rows, strip mt, k-step kd (ldmatrix from the swizzled tile).
+  auto load_q_frag = [&](uint32_t(&r)[4], int mt, int kd) {
+    const int row = warp * kWarpRows + mt * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
     const int chunk = kd * 2 + (lane >> 4);
-    ldsm_x4(qf[kd], smem_addr(sQ + swz<D>(row, chunk)));
+    ldsm_x4(r, smem_addr(sQ + swz<D>(row, chunk)));
+  };
+  // Held for the whole key loop where registers allow (kQInRegs), otherwise re-read per tile.
+  uint32_t qf[KT::kQInRegs ? kMT : 1][KT::kQInRegs ? D / 16 : 1][4];
+  if constexpr (KT::kQInRegs) {
+#pragma unroll
+    for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+      for (int kd = 0; kd < D / 16; ++kd)
+        load_q_frag(qf[mt][kd], mt, kd);
   }
 
-  float oacc[kDT][4];
+  float oacc[kMT][kDT][4];
 #pragma unroll
-  for (int i = 0; i < kDT; ++i)
-    oacc[i][0] = oacc[i][1] = oacc[i][2] = oacc[i][3] = 0.f;
-  float row_max[2] = {kNegInf, kNegInf};  // running max of scale * log2(e) * s, per fragment row
-  float row_sum[2] = {0.f, 0.f};          // this thread's part of sum 2^(...) per row
-  const int64_t my_row0 = m0 + warp * 16 + g;  // rows my_row0 and my_row0 + 8
+  for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+    for (int i = 0; i < kDT; ++i)
+      oacc[mt][i][0] = oacc[mt][i][1] = oacc[mt][i][2] = oacc[mt][i][3] = 0.f;
+  // Running max of scale * log2(e) * s and this thread's part of sum 2^(...), per fragment row.
+  float row_max[kMT][2], row_sum[kMT][2];
+#pragma unroll
+  for (int mt = 0; mt < kMT; ++mt) {
+    row_max[mt][0] = row_max[mt][1] = kNegInf;
+    row_sum[mt][0] = row_sum[mt][1] = 0.f;
+  }
+  const int64_t warp_row0 = m0 + warp * kWarpRows + g;  // strip mt: rows +16 mt and +16 mt + 8
 
   for (int64_t t = 0; t < n_tiles; ++t) {
     __syncthreads();  // the slot about to be refilled was consumed in iteration t - 1
@@ -285,32 +227,52 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, BlockM>::kThreads, 1)
     const uint16_t* tV = sV + slot * KT::kKVElems;
     const int64_t j0 = tile_of(t) * BN;
 
-    // S = Q K^T for this warp's 16 rows and the tile's BN keys.
-    float sacc[kNT][4];
+    // S = Q K^T for this warp's rows and the tile's BN keys; each K fragment feeds every strip.
+    float sacc[kMT][kNT][4];
 #pragma unroll
-    for (int i = 0; i < kNT; ++i)
-      sacc[i][0] = sacc[i][1] = sacc[i][2] = sacc[i][3] = 0.f;
+    for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+      for (int i = 0; i < kNT; ++i)
+        sacc[mt][i][0] = sacc[mt][i][1] = sacc[mt][i][2] = sacc[mt][i][3] = 0.f;
 #pragma unroll
     for (int kd = 0; kd < D / 16; ++kd) {
+      uint32_t qs[kMT][4];
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt) {
+        if constexpr (KT::kQInRegs) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            qs[mt][e] = qf[mt][kd][e];
+        } else {
+          load_q_frag(qs[mt], mt, kd);
+        }
+      }
 #pragma unroll
       for (int np = 0; np < BN / 16; ++np) {
         uint32_t b[4];
         const int key = np * 16 + (lane & 7) + (lane >> 4) * 8;
         const int chunk = kd * 2 + ((lane >> 3) & 1);
         ldsm_x4(b, smem_addr(tK + swz<D>(key, chunk)));
-        mma16816<T>(sacc[2 * np], qf[kd], b[0], b[1]);
-        mma16816<T>(sacc[2 * np + 1], qf[kd], b[2], b[3]);
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          mma16816<T>(sacc[mt][2 * np], qs[mt], b[0], b[1]);
+          mma16816<T>(sacc[mt][2 * np + 1], qs[mt], b[2], b[3]);
+        }
       }
     }
 
     if (!tile_unmasked(j0)) {
 #pragma unroll
-      for (int nt = 0; nt < kNT; ++nt) {
+      for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int64_t i = my_row0 + (e >> 1) * 8;
-          const int64_t j = j0 + nt * 8 + tig * 2 + (e & 1);
-          if (!(j < sk && is_visible(mask, j, query_position(i, sq, sk)))) sacc[nt][e] = kNegInf;
+        for (int nt = 0; nt < kNT; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) {
+            const int64_t i = warp_row0 + mt * 16 + (e >> 1) * 8;
+            const int64_t j = j0 + nt * 8 + tig * 2 + (e & 1);
+            if (!(j < sk && is_visible(mask, j, query_position(i, sq, sk))))
+              sacc[mt][nt][e] = kNegInf;
+          }
         }
       }
     }
@@ -318,51 +280,61 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, BlockM>::kThreads, 1)
     // Online softmax in base 2. A row with nothing visible so far keeps max -inf; it then uses 0
     // as its offset so that 2^(-inf - 0) = 0 instead of 2^(-inf + inf) = NaN.
 #pragma unroll
-    for (int rr = 0; rr < 2; ++rr) {
-      float mx = kNegInf;
+    for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
-      for (int nt = 0; nt < kNT; ++nt)
-        mx = fmaxf(mx, fmaxf(sacc[nt][2 * rr], sacc[nt][2 * rr + 1]));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float m_new = fmaxf(row_max[rr], mx * p.scale_log2);
-      const float m_use = m_new == kNegInf ? 0.f : m_new;
-      const float alpha = exp2_approx(row_max[rr] - m_use);
-      row_max[rr] = m_new;
-      float sum = 0.f;
+      for (int rr = 0; rr < 2; ++rr) {
+        float mx = kNegInf;
 #pragma unroll
-      for (int nt = 0; nt < kNT; ++nt) {
+        for (int nt = 0; nt < kNT; ++nt)
+          mx = fmaxf(mx, fmaxf(sacc[mt][nt][2 * rr], sacc[mt][nt][2 * rr + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float m_new = fmaxf(row_max[mt][rr], mx * p.scale_log2);
+        const float m_use = m_new == kNegInf ? 0.f : m_new;
+        const float alpha = exp2_approx(row_max[mt][rr] - m_use);
+        row_max[mt][rr] = m_new;
+        float sum = 0.f;
 #pragma unroll
-        for (int e = 2 * rr; e < 2 * rr + 2; ++e) {
-          const float pv = exp2_approx(fmaf(sacc[nt][e], p.scale_log2, -m_use));
-          sacc[nt][e] = pv;
-          sum += pv;
+        for (int nt = 0; nt < kNT; ++nt) {
+#pragma unroll
+          for (int e = 2 * rr; e < 2 * rr + 2; ++e) {
+            const float pv = exp2_approx(fmaf(sacc[mt][nt][e], p.scale_log2, -m_use));
+            sacc[mt][nt][e] = pv;
+            sum += pv;
+          }
         }
-      }
-      row_sum[rr] = row_sum[rr] * alpha + sum;
+        row_sum[mt][rr] = row_sum[mt][rr] * alpha + sum;
 #pragma unroll
-      for (int dt = 0; dt < kDT; ++dt) {
-        oacc[dt][2 * rr] *= alpha;
-        oacc[dt][2 * rr + 1] *= alpha;
+        for (int dt = 0; dt < kDT; ++dt) {
+          oacc[mt][dt][2 * rr] *= alpha;
+          oacc[mt][dt][2 * rr + 1] *= alpha;
+        }
       }
     }
 
-    // O += P V, P rounded to the dtype (the S accumulator layout is the A operand layout).
+    // O += P V, P rounded to the dtype (the S accumulator layout is the A operand layout); each
+    // V fragment feeds every strip.
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk) {
-      uint32_t a[4];
-      a[0] = pack2<T>(sacc[2 * kk][0], sacc[2 * kk][1]);
-      a[1] = pack2<T>(sacc[2 * kk][2], sacc[2 * kk][3]);
-      a[2] = pack2<T>(sacc[2 * kk + 1][0], sacc[2 * kk + 1][1]);
-      a[3] = pack2<T>(sacc[2 * kk + 1][2], sacc[2 * kk + 1][3]);
+      uint32_t a[kMT][4];
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt) {
+        a[mt][0] = pack2<T>(sacc[mt][2 * kk][0], sacc[mt][2 * kk][1]);
+        a[mt][1] = pack2<T>(sacc[mt][2 * kk][2], sacc[mt][2 * kk][3]);
+        a[mt][2] = pack2<T>(sacc[mt][2 * kk + 1][0], sacc[mt][2 * kk + 1][1]);
+        a[mt][3] = pack2<T>(sacc[mt][2 * kk + 1][2], sacc[mt][2 * kk + 1][3]);
+      }
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t b[4];
         const int key = kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
         const int chunk = dp * 2 + (lane >> 4);
         ldsm_x4_t(b, smem_addr(tV + swz<D>(key, chunk)));
-        mma16816<T>(oacc[2 * dp], a, b[0], b[1]);
-        mma16816<T>(oacc[2 * dp + 1], a, b[2], b[3]);
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          mma16816<T>(oacc[mt][2 * dp], a[mt], b[0], b[1]);
+          mma16816<T>(oacc[mt][2 * dp + 1], a[mt], b[2], b[3]);
+        }
       }
     }
   }
@@ -373,38 +345,46 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, BlockM>::kThreads, 1)
   const float sigma2 = sigma * kLog2e;
   float* lse_row = p.lse + int64_t(s) * p.lse_seq_stride + int64_t(h) * p.lse_head_stride +
                    (p.lse_packed_rows ? q_begin : 0);
-  float inv[2];
+  float inv[kMT][2];
 #pragma unroll
-  for (int rr = 0; rr < 2; ++rr) {
-    float l = row_sum[rr];
-    l += __shfl_xor_sync(0xffffffffu, l, 1);
-    l += __shfl_xor_sync(0xffffffffu, l, 2);
-    const float m = row_max[rr];
-    const float mf = fmaxf(m, sigma2);
-    float lse;
-    if (mf == kNegInf) {  // nothing visible and no sink: o = 0, lse = -inf
-      inv[rr] = 0.f;
-      lse = kNegInf;
-    } else {
-      const float a = exp2_approx(m - mf);
-      const float z = l * a + exp2_approx(sigma2 - mf);
-      inv[rr] = a / z;
-      // Nothing visible: Z = exp(sigma) exactly, so return sigma's own bits.
-      lse = l == 0.f ? sigma : (mf + log2f(z)) * kLn2;
-    }
-    const int64_t i = my_row0 + rr * 8;
-    if (tig == 0 && i < sq) lse_row[i] = lse;
-  }
-
-  // O rows go through shared memory (the Q tile is free: its fragments are in registers) so
-  // that the global stores are 16 bytes wide and coalesced.
-#pragma unroll
-  for (int dt = 0; dt < kDT; ++dt) {
+  for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
-      const int row = warp * 16 + g + rr * 8;
-      const uint32_t v = pack2<T>(oacc[dt][2 * rr] * inv[rr], oacc[dt][2 * rr + 1] * inv[rr]);
-      *reinterpret_cast<uint32_t*>(sQ + swz<D>(row, dt) + tig * 2) = v;
+      float l = row_sum[mt][rr];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float m = row_max[mt][rr];
+      const float mf = fmaxf(m, sigma2);
+      float lse;
+      if (mf == kNegInf) {  // nothing visible and no sink: o = 0, lse = -inf
+        inv[mt][rr] = 0.f;
+        lse = kNegInf;
+      } else {
+        const float a = exp2_approx(m - mf);
+        const float z = l * a + exp2_approx(sigma2 - mf);
+        inv[mt][rr] = a / z;
+        // Nothing visible: Z = exp(sigma) exactly, so return sigma's own bits.
+        lse = l == 0.f ? sigma : (mf + log2f(z)) * kLn2;
+      }
+      const int64_t i = warp_row0 + mt * 16 + rr * 8;
+      if (tig == 0 && i < sq) lse_row[i] = lse;
+    }
+  }
+
+  // O rows go through shared memory (this warp's own rows of the Q tile, which it has finished
+  // reading) so that the global stores are 16 bytes wide and coalesced.
+  __syncwarp();
+#pragma unroll
+  for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+    for (int dt = 0; dt < kDT; ++dt) {
+#pragma unroll
+      for (int rr = 0; rr < 2; ++rr) {
+        const int row = warp * kWarpRows + mt * 16 + g + rr * 8;
+        const uint32_t v =
+            pack2<T>(oacc[mt][dt][2 * rr] * inv[mt][rr], oacc[mt][dt][2 * rr + 1] * inv[mt][rr]);
+        *reinterpret_cast<uint32_t*>(sQ + swz<D>(row, dt) + tig * 2) = v;
+      }
     }
   }
   __syncthreads();
@@ -420,24 +400,24 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, BlockM>::kThreads, 1)
   }
 }
 
-template <DType T, int HeadDim, int BlockM>
+template <DType T, int HeadDim, int Variant>
 LaunchShape launch_shape() {
-  using KT = KernelTraits<T, HeadDim, BlockM>;
+  using KT = KernelTraits<T, HeadDim, Variant>;
   return {KT::kBlockM, KT::kBlockN, KT::kThreads, KT::kStages, KT::kSmemBytes};
 }
 
-template <DType T, int HeadDim, int BlockM>
+template <DType T, int HeadDim, int Variant>
 cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream) {
-  using KT = KernelTraits<T, HeadDim, BlockM>;
+  using KT = KernelTraits<T, HeadDim, Variant>;
   if (p.head_dim != HeadDim) return cudaErrorInvalidValue;
   if (p.num_seqs <= 0 || p.max_seqlen_q <= 0) return cudaSuccess;  // nothing to compute
   static const cudaError_t attr =
-      cudaFuncSetAttribute(tiled_fwd_kernel<T, HeadDim, BlockM>,
+      cudaFuncSetAttribute(tiled_fwd_kernel<T, HeadDim, Variant>,
                            cudaFuncAttributeMaxDynamicSharedMemorySize, KT::kSmemBytes);
   if (attr != cudaSuccess) return attr;
   const dim3 grid(unsigned((p.max_seqlen_q + KT::kBlockM - 1) / KT::kBlockM), unsigned(p.heads_q),
                   unsigned(p.num_seqs));
-  tiled_fwd_kernel<T, HeadDim, BlockM><<<grid, KT::kThreads, KT::kSmemBytes, stream>>>(p);
+  tiled_fwd_kernel<T, HeadDim, Variant><<<grid, KT::kThreads, KT::kSmemBytes, stream>>>(p);
   return cudaGetLastError();
 }
 

@@ -53,18 +53,46 @@ struct FwdParams {
   float scale_log2 = 0;  // scale * log2(e): the kernel's softmax runs in base 2
 };
 
-// One instantiation per (dtype, head dim, rows per CTA), each in its own .cu file. BlockM is
-// TiledTraits<HeadDim>::kBlockM (128: more reuse of each K/V tile, for long causal/full rows)
-// or 64 (two CTAs per SM, for windows that visit 2-3 tiles and are latency-bound); the choice
-// changes no output bit. Returns the launch error (cudaSuccess when queued); does not sync.
-template <DType T, int HeadDim, int BlockM>
+// Kernel shapes, one int each so that an instantiation is a plain template argument. None
+// changes an output bit: every variant walks the CPU reference's key tiles (TiledTraits), a tile
+// visited for another row of the CTA is an exact no-op for this one (alpha = 2^0, P = 0), and
+// each element sums the same products in the same order.
+enum TileVariant : int {
+  kRows128Warps8 = 0,  // 8 warps x 16 rows, Q fragments in registers
+  kRows64Warps4 = 1,   // 4 warps x 16 rows, Q fragments in registers, two CTAs per SM
+  kRows128Warps4 = 2,  // 4 warps x 32 rows, Q re-read from shared memory per tile (registers):
+                       // each K/V fragment loaded from shared memory feeds two row strips
+  kNumTileVariants = 3,
+};
+
+struct VariantShape {
+  int block_m;     // query rows per CTA
+  int warps;       // warps per CTA (block_m / warps rows each, a multiple of 16)
+  int min_blocks;  // CTAs per SM the register budget is sized for (__launch_bounds__)
+  bool q_in_regs;  // Q fragments held in registers for the whole key loop
+};
+constexpr VariantShape variant_shape(int variant, int head_dim) {
+  switch (variant) {
+    case kRows64Warps4:
+      return {64, 4, 2, true};
+    case kRows128Warps4:
+      return {128, 4, 2, false};
+    default:  // two CTAs per SM where 128 registers a thread hold the D 64 state
+      return {128, 8, head_dim <= 64 ? 2 : 1, true};
+  }
+}
+const char* variant_name(int variant);
+
+// One instantiation per (dtype, head dim, variant), each in its own .cu file. Returns the launch
+// error (cudaSuccess when queued); does not sync.
+template <DType T, int HeadDim, int Variant>
 cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream);
 
 // Grid and smem the launcher uses, for tests and the benchmark's occupancy notes.
 struct LaunchShape {
   int block_m, block_n, threads, stages, smem_bytes;
 };
-template <DType T, int HeadDim, int BlockM>
+template <DType T, int HeadDim, int Variant>
 LaunchShape launch_shape();
 
 }  // namespace sinkbench::tiled_cuda

@@ -4,7 +4,9 @@
 // reasons, rerun determinism and agreement with tiled/cpu within a stated bound.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <ostream>
@@ -12,6 +14,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bench/flop_model.h"
 #include "cases/case_spec.h"
 #include "cases/generate.h"
 #include "core/dtype.h"
@@ -266,26 +269,71 @@ TEST(TiledCudaDeterminism, TwentyRerunsBitwise) {
   }
 }
 
-// Rows per CTA (64 or 128) change no output bit: a tile visited for another row is a no-op.
-TEST(TiledCudaDeterminism, RowsPerCtaSameBits) {
+// Kernel shapes (rows per CTA, rows per warp, Q in registers or re-read) change no output bit: a
+// tile visited for another row is a no-op, and every element sums the same products in the
+// same order.
+TEST(TiledCudaDeterminism, EveryVariantSameBits) {
   SINKBENCH_SKIP_WITHOUT_GPU();
   uint64_t n = 0;
   for (const MaskKind m :
        {MaskKind::none, MaskKind::causal, MaskKind::sliding_window, MaskKind::sink_tokens}) {
     for (const int hd : {64, 128}) {
-      CaseSpec c = base_case(DType::f16, hd, testing::test_seed() + n++);
+      const DType t = n % 2 == 0 ? DType::f16 : DType::bf16;
+      CaseSpec c = base_case(t, hd, testing::test_seed() + n++);
       c.mask = mask_of(m);
       c.seqlen_q = 700;
       c.seqlen_k = 1000;
       SCOPED_TRACE(case_label(c));
       tiled_cuda::DeviceCase dc(c);
-      dc.run(nullptr, 64);
+      dc.run(nullptr, 0);
       const ForwardResult a = dc.fetch();
-      dc.run(nullptr, 128);
-      const ForwardResult b = dc.fetch();
-      ASSERT_EQ(std::memcmp(a.o.data(), b.o.data(), size_t(a.o.nbytes())), 0);
-      ASSERT_EQ(std::memcmp(a.lse.data(), b.lse.data(), a.lse.size() * sizeof(float)), 0);
+      for (int v = 1; v < tiled_cuda::kNumTileVariants; ++v) {
+        SCOPED_TRACE(tiled_cuda::variant_name(v));
+        dc.run(nullptr, v);
+        const ForwardResult b = dc.fetch();
+        ASSERT_EQ(std::memcmp(a.o.data(), b.o.data(), size_t(a.o.nbytes())), 0);
+        ASSERT_EQ(std::memcmp(a.lse.data(), b.lse.data(), a.lse.size() * sizeof(float)), 0);
+      }
     }
+  }
+}
+
+// Tuning aid, not a benchmark of record (bench/bench_tiled_cuda is): median kernel time of every
+// variant on the gpt-oss shape (B 1, Hq 64 / Hkv 8, bf16), L2 flushed before each launch. Run
+// with --gtest_also_run_disabled_tests --gtest_filter='*VariantSpeed*'.
+TEST(TiledCudaTuning, DISABLED_VariantSpeed) {
+  SINKBENCH_SKIP_WITHOUT_GPU();
+  struct Shape {
+    int hd;
+    int64_t s;
+    bool window;
+  };
+  const Shape shapes[] = {{64, 4096, false}, {64, 8192, false},  {64, 16384, false},
+                          {64, 8192, true},  {128, 8192, false}, {128, 8192, true}};
+  cuda::L2Flusher flusher;
+  for (const Shape& sh : shapes) {
+    CaseSpec c = base_case(DType::bf16, sh.hd, testing::test_seed());
+    c.heads_q = 64;
+    c.heads_kv = 8;
+    c.batch = 1;
+    c.seqlen_q = c.seqlen_k = sh.s;
+    c.mask = mask_of(sh.window ? MaskKind::sliding_window : MaskKind::causal);
+    tiled_cuda::DeviceCase dc(c);
+    for (int v = 0; v < tiled_cuda::kNumTileVariants; ++v) {
+      for (int w = 0; w < 3; ++w)
+        dc.run(nullptr, v);
+      std::vector<double> t;
+      for (int it = 0; it < 30; ++it) {
+        flusher.flush();
+        t.push_back(dc.run(nullptr, v));
+      }
+      std::sort(t.begin(), t.end());
+      const double med = t[t.size() / 2];
+      std::printf("tuning d%d S%lld %s variant %d (%s): %.3f ms, %.1f TFLOP/s\n", sh.hd,
+                  static_cast<long long>(sh.s), sh.window ? "win128" : "causal", v,
+                  tiled_cuda::variant_name(v), med * 1e3, forward_flops(c) / med * 1e-12);
+    }
+    dc.fetch();
   }
 }
 

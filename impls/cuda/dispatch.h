@@ -1,6 +1,7 @@
-// impls/tiled/cuda/tiled_dispatch.h — run-time (dtype, head dim) to template instantiation: the
-// switch helpers every host caller of the tiled kernels goes through, so the supported set is
-// written down once. Unsupported values reach the default branch, which names them.
+// impls/cuda/dispatch.h — run-time (dtype, head dim) to template instantiation: the switch
+// helpers every host caller of the tensor-core kernels (tiled/cuda, flash_paged/cuda) goes
+// through, so the supported set is written down once. Unsupported values reach the default
+// branch, which names them.
 #pragma once
 
 #include <fmt/format.h>
@@ -10,12 +11,12 @@
 #include "core/dtype.h"
 #include "core/error.h"
 
-namespace sinkbench::tiled_cuda {
+namespace sinkbench::cuda {
 
 // Empty when an instantiation exists for (dtype, head_dim); otherwise the reason.
 inline std::string unsupported_reason(DType t, int head_dim) {
   if (t == DType::f32)
-    return "fp32 inputs: the tensor-core kernel (mma.sync m16n8k16) takes bf16 or fp16 only";
+    return "fp32 inputs: the tensor-core kernels (mma.sync m16n8k16) take bf16 or fp16 only";
   if (t != DType::bf16 && t != DType::f16) return "unknown dtype";
   if (head_dim != 64 && head_dim != 128)
     return fmt::format("head_dim {}: instantiated for 64 and 128 only", head_dim);
@@ -31,7 +32,7 @@ decltype(auto) dispatch_dtype(DType t, F&& f) {
     case DType::f16:
       return f.template operator()<DType::f16>();
     default:
-      throw InternalError(fmt::format("tiled/cuda: no kernel for dtype {}", dtype_name(t)));
+      throw InternalError(fmt::format("no tensor-core kernel for dtype {}", dtype_name(t)));
   }
 }
 
@@ -44,7 +45,7 @@ decltype(auto) dispatch_head_dim(int head_dim, F&& f) {
     case 128:
       return f.template operator()<128>();
     default:
-      throw InternalError(fmt::format("tiled/cuda: no kernel for head_dim {}", head_dim));
+      throw InternalError(fmt::format("no tensor-core kernel for head_dim {}", head_dim));
   }
 }
 
@@ -57,4 +58,4 @@ decltype(auto) dispatch_fwd(DType t, int head_dim, F&& f) {
   });
 }
 
-}  // namespace sinkbench::tiled_cuda
+}  // namespace sinkbench::cuda

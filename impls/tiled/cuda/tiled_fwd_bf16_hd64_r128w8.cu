@@ -1,0 +1,11 @@
+// impls/tiled/cuda/tiled_fwd_bf16_hd64_r128w8.cu — the bf16, head dim 64 instantiation of the tiled
+// forward kernel with 128-row CTAs of 8 warps (one per file: nvcc compiles the files in parallel
+// and rebuilds stay small).
+#include "impls/tiled/cuda/tiled_fwd_kernel.cuh"
+
+namespace sinkbench::tiled_cuda {
+
+template cudaError_t launch_fwd<DType::bf16, 64, kRows128Warps8>(const FwdParams&, cudaStream_t);
+template LaunchShape launch_shape<DType::bf16, 64, kRows128Warps8>();
+
+}  // namespace sinkbench::tiled_cuda
