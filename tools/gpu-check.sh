@@ -7,7 +7,7 @@
 # directly (no tools/setup.sh: the GPU machine has the dependencies and no network). Exit status:
 # non-zero if the build, a gpu test, a sanitizer check or the benchmark failed.
 #   SINKBENCH_BUILD   build directory (default build-gpu)
-#   GPU_CHECK_SKIP    space-separated steps to skip: tests sanitizer bench cli golden
+#   GPU_CHECK_SKIP    space-separated steps to skip: tests sanitizer bench cli peers golden
 #   GPU_CHECK_JOBS    build and ctest parallelism (default: nproc)
 #   GPU_CHECK_CTEST_TIMEOUT, GPU_CHECK_CLI_TIMEOUT   seconds for those steps (3600, 600)
 set -uo pipefail
@@ -90,6 +90,19 @@ if ! skipped cli && [[ -x $build/sinkbench ]]; then
   cli_tail=$(tail -n 40 "$out/cli-run.log")
 fi
 
+# PyTorch's attention paths (tools/peers/: HF eager, flex + lse renorm, SDPA without sinks)
+# judged by `check` next to ours on the suite peers; sdpa-nosink's failures are expected (it has
+# no sinks) and only counted. Big arrays stay in the build folder; peers.tgz holds the results.
+if ! skipped peers && [[ -x $build/sinkbench ]]; then
+  t0=$SECONDS
+  bash "$root/tools/peers/check_peers.sh" "$build/sinkbench" "$out" "$build/peers" \
+    >"$out/peers.log" 2>&1
+  rc=$?
+  [[ $rc -ne 0 ]] && status=1
+  note "peers vs ours (suite peers): rc $rc in $((SECONDS - t0)) s (peers*.log, peers-table.txt, peers.tgz)"
+  peers_table=$(cat "$out/peers-table.txt" 2>/dev/null)
+fi
+
 # The CPU references must give the golden fixture's bits with this machine's compiler and CPU too.
 if ! skipped golden && [[ -x $build/sinkbench ]]; then
   t0=$SECONDS
@@ -110,6 +123,7 @@ echo "---- summary ----"
 printf '%s\n' "${summary[@]}"
 [[ -n ${golden_tail:-} ]] && printf '%s\n' "$golden_tail"
 [[ -n ${cli_tail:-} ]] && printf '%s\n' "$cli_tail"
+[[ -n ${peers_table:-} ]] && printf '%s\n' "$peers_table"
 [[ -n ${bench_table:-} ]] && printf '%s\n' "$bench_table"
 [[ -n ${paged_table:-} ]] && printf '%s\n' "$paged_table"
 exit $status

@@ -36,7 +36,7 @@ void check_block_table(const PagedKV& kv, const Layout& layout);
 // together, so the count is the smallest whose waves are filled within kWaveSlack of the best
 // count's, at most one split per kMinKeysPerSplit keys, at most kMaxSplits.
 inline constexpr int64_t kMinKeysPerSplit = 256;
-inline constexpr double kWaveSlack = 0.03;
+inline constexpr double kWaveSlack = 0.05;
 struct SplitPlan {
   std::vector<int> splits;
   std::vector<int64_t> begin, keys;
