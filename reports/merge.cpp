@@ -1,4 +1,6 @@
-// reports/merge.cpp — reads every input, checks they belong together, writes the union sorted.
+// reports/merge.cpp — reads every input, checks they belong together, writes the union sorted:
+// shards of one sweep (disjoint cases) and runs of other implementations over the same cases
+// (ours and external ones judged by `sinkbench check`) alike.
 #include "reports/merge.h"
 
 #include <filesystem>
@@ -51,20 +53,32 @@ void merge_runs(const std::vector<std::string>& inputs, const std::string& out,
     runs.push_back(read_store(path));
     check_compatible(runs.front(), runs.back());
   }
-  // Every case once, with the results rows of the file that holds it.
+  // Every case once (its row and arrays from the first file that holds it), with the results
+  // rows of every file; a case in several files must be the same case, and each (case,
+  // implementation) pair must come from one file only.
   std::map<std::string, std::pair<const StoredRun*, size_t>> cases;
   std::map<std::string, std::vector<Row>> results;
+  std::map<std::pair<std::string, std::string>, const StoredRun*> judged;
   for (const StoredRun& r : runs) {
     for (size_t i = 0; i < r.cases.rows.size(); ++i) {
       const std::string& id = r.cases.text(i, "case_id");
       const auto [it, fresh] = cases.emplace(id, std::make_pair(&r, i));
+      const StoredRun& first = *it->second.first;
+      if (!fresh &&
+          first.cases.text(it->second.second, "canonical") != r.cases.text(i, "canonical"))
+        throw InputError(r.path, "holds case " + id + " with another spec than " + first.path,
+                         "one spec per case id");
+    }
+    for (size_t i = 0; i < r.results.rows.size(); ++i) {
+      const std::string& id = r.results.text(i, "case_id");
+      const auto [it, fresh] = judged.emplace(std::make_pair(id, r.results.text(i, "impl")), &r);
       if (!fresh)
         throw InputError(r.path,
-                         "holds case " + id + ", which " + it->second.first->path + " holds too",
-                         "shards of one sweep (disjoint case sets)");
+                         "holds " + it->first.second + " on case " + id + ", which " +
+                             it->second->path + " holds too",
+                         "shards of one sweep, or runs of different implementations");
+      results[id].push_back(r.results.rows[i]);
     }
-    for (size_t i = 0; i < r.results.rows.size(); ++i)
-      results[r.results.text(i, "case_id")].push_back(r.results.rows[i]);
   }
   const std::string tmp = out + ".merging";
   {

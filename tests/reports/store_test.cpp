@@ -234,10 +234,47 @@ TEST(Merge, UnionInCanonicalOrderAndRefusesOverlapsAndIncompleteRuns) {
   expect_same_rows(all.cases.rows, want_cases);
   expect_same_rows(all.results.rows, want_results);
   EXPECT_THROW(merge_runs({a, a}, dir + "/twice.h5", "test"), InputError);
+  EXPECT_FALSE(fs::exists(dir + "/twice.h5"));
   fs::create_directories(dir + "/c");
   const std::string partial = write_file(dir + "/c", {sorted[1]}, false);
   EXPECT_THROW(merge_runs({a, partial}, dir + "/p.h5", "test"), InputError);
   EXPECT_FALSE(fs::exists(dir + "/p.h5"));
+}
+
+// Runs of other implementations over the same cases join: one case row, every result; the same
+// (case, implementation) twice or one case id with two specs is refused.
+TEST(Merge, JoinsOtherImplementationsOnTheSameCases) {
+  const std::string dir = temp_dir("join");
+  std::vector<CaseRecord> ours, theirs;
+  for (int s = 1; s <= 2; ++s) {
+    CaseSpec c;
+    c.seed = uint64_t(s);
+    ours.push_back(record(c, {"a/cpu"}));
+    theirs.push_back(record(c, {"peer"}));
+  }
+  fs::create_directories(dir + "/ours");
+  fs::create_directories(dir + "/theirs");
+  const std::string a = write_file(dir + "/ours", ours);
+  const std::string b = write_file(dir + "/theirs", theirs);
+  merge_runs({a, b}, dir + "/side.h5", "test");
+  const StoredRun side = read_store(dir + "/side.h5");
+  ASSERT_EQ(side.cases.rows.size(), 2u);
+  ASSERT_EQ(side.results.rows.size(), 4u);
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(side.results.text(i, "impl"), i % 2 == 0 ? "a/cpu" : "peer");
+  EXPECT_THROW(merge_runs({a, dir + "/side.h5"}, dir + "/again.h5", "test"), InputError);
+  // Same id, other spec: a tampered canonical text.
+  std::vector<CaseRecord> other = theirs;
+  const Table shape{case_columns(), {}};
+  other[0].case_row[shape.index("canonical")] = std::string("not the same spec");
+  fs::create_directories(dir + "/other");
+  const std::string o = write_file(dir + "/other", other);
+  try {
+    merge_runs({a, o}, dir + "/bad.h5", "test");
+    ADD_FAILURE() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("another spec"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -98,6 +98,7 @@ struct Writing {
   bool write_o = true;
   bool write_lse = true;
   bool flat_o = false;  // o as [total_q, Hq * D]: a wrong shape
+  std::string skipped;  // non-empty: the tool declined the case, saying why (no o written)
 };
 
 void write_case(hid_t file, const std::string& impl, const CaseSpec& c, const Output& out,
@@ -105,6 +106,17 @@ void write_case(hid_t file, const std::string& impl, const CaseSpec& c, const Ou
   const hid_t outputs = group_at(file, "outputs");
   const hid_t ig = group_at(outputs, impl);
   const hid_t g = group_at(ig, case_id(c));
+  if (!w.skipped.empty()) {
+    const hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, H5T_VARIABLE);
+    const hid_t as = H5Screate(H5S_SCALAR);
+    const hid_t a = H5Acreate2(g, "skipped", st, as, H5P_DEFAULT, H5P_DEFAULT);
+    const char* why = w.skipped.c_str();
+    H5Awrite(a, st, &why);
+    H5Aclose(a);
+    H5Sclose(as);
+    H5Tclose(st);
+  }
   const auto& s = out.o.shape();
   std::vector<hsize_t> dims = {hsize_t(s[0]), hsize_t(s[1]), hsize_t(s[2])};
   if (w.flat_o) dims = {hsize_t(s[0]), hsize_t(s[1] * s[2])};
@@ -225,6 +237,43 @@ TEST(External, VarlenCasesRoundTripInThePackedLayout) {
     caught += status == "fail";
   EXPECT_GT(caught, 0) << r.output;
   EXPECT_EQ(rows_of(run, "tiled").size(), cases.size());
+}
+
+// A case the tool declined (a `skipped` attribute, no o) is a skip row with the tool's reason;
+// the check's results then join ours on the same cases in one file (`sinkbench merge`).
+TEST(External, SkippedCasesAndOneFileWithOurs) {
+  const fs::path d = fresh_dir("external_skip");
+  const fs::path file = exported(d);
+  const std::string why = "needs 160 GiB of logits";
+  fill(file, "peer", tiled(), {}, nullptr, [&](size_t k, Output&, Writing& w) {
+    if (k == 1) {
+      w.write_o = w.write_lse = false;
+      w.skipped = why;
+    }
+  });
+  const fs::path theirs = d / "theirs.h5";
+  const auto r = sinkbench({"check", file.string(), "-o", theirs.string()}, d / "check.log");
+  EXPECT_EQ(r.code, 0) << r.output;
+  const StoredRun run = read_store(theirs.string());
+  const std::string skipped_id = case_id(exported_cases()[1]);
+  for (size_t i = 0; i < run.results.rows.size(); ++i) {
+    const bool is_skipped = run.results.text(i, "case_id") == skipped_id;
+    EXPECT_EQ(run.results.text(i, "status"), is_skipped ? "skip" : "pass");
+    if (is_skipped) EXPECT_NE(run.results.text(i, "detail").find(why), std::string::npos);
+  }
+  const fs::path ours = d / "ours.h5";
+  const auto o = sinkbench({"run", "--suite", "smoke", "--filter", kFilter, "--impl", "tiled/cpu",
+                            "--no-report", "-o", ours.string()},
+                           d / "ours.log");
+  ASSERT_EQ(o.code, 0) << o.output;
+  const fs::path side = d / "side.h5";
+  const auto m =
+      sinkbench({"merge", ours.string(), theirs.string(), "-o", side.string()}, d / "merge.log");
+  ASSERT_EQ(m.code, 0) << m.output;
+  const StoredRun both = read_store(side.string());
+  EXPECT_EQ(both.cases.rows.size(), 3u);
+  EXPECT_EQ(rows_of(both, "tiled/cpu").size(), 3u);
+  EXPECT_EQ(rows_of(both, "peer").size(), 3u);
 }
 
 TEST(External, PlantedBugsFailNamingTheirBound) {

@@ -2,10 +2,11 @@
 # tools/peers/check_peers.sh SINKBENCH OUT [WORK] — the `peers` step of tools/gpu-check.sh, on a
 # GPU machine with PyTorch: exports the suite cases/suites/peers.yaml, runs the peers
 # (run_peers.py), judges them with `sinkbench check`, runs our CUDA implementations on the same
-# cases, renders one report of both, and prints the side-by-side table (table.py).
+# cases, merges both into one results file (peers-side-by-side.h5), renders its report, and
+# prints the side-by-side table (table.py).
 #   SINKBENCH  a sinkbench built with SINKBENCH_CUDA=ON
-#   OUT        logs (peers-*.log), the table (peers-table.txt) and peers.tgz (both results files
-#              and the report; the exchange file with its arrays is large and stays in WORK)
+#   OUT        logs (peers-*.log), the table (peers-table.txt) and peers.tgz (the merged file, both
+#              inputs and the report; the exchange file with its arrays is large and stays in WORK)
 #   WORK       scratch folder for the exchange file (default: next to SINKBENCH, peers/)
 #   PEERS_SUITE, PEERS_ARGS   another suite, extra run_peers.py arguments (e.g. --iters 50)
 # Exit status 0 when everything ran and every peer that implements sinks passed (sdpa-nosink's
@@ -21,7 +22,8 @@ work=${3:-$(dirname "$sinkbench")/peers}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 suite=${PEERS_SUITE:-$here/../../cases/suites/peers.yaml}
 mkdir -p "$out" "$work"
-rm -rf "$work/exchange.h5" "$work/peers-check.h5" "$work/peers-ours.h5"* "$work/peers-report"
+rm -rf "$work/exchange.h5" "$work/peers-check.h5" "$work/peers-ours.h5"* "$work/peers-report" \
+  "$work/peers-side-by-side.h5"
 status=0
 step() {  # name, log, command...: runs it, prints its exit status, returns it
   local name=$1 log=$2
@@ -60,7 +62,11 @@ if [[ ! -f $web/vega/build/vega.min.js ]]; then
     mkdir -p "$work/no-web/$b/build" && : >"$work/no-web/$b/build/$b.min.js"
   done
 fi
-step report peers-report.log "$sinkbench" report "$work/peers-ours.h5" "$work/peers-check.h5" \
+# One results file with ours and the peers side by side: merge joins runs of other
+# implementations over the same cases (one case row, every implementation's result).
+step merge peers-merge.log "$sinkbench" merge "$work/peers-ours.h5" "$work/peers-check.h5" \
+  -o "$work/peers-side-by-side.h5" || status=1
+step report peers-report.log "$sinkbench" report "$work/peers-side-by-side.h5" \
   -o "$work/peers-report" "${web_args[@]}" || status=1
 [[ ${#web_args[@]} -gt 0 ]] && rm -f "$work/peers-report/index.html" &&
   echo "peers: no vega bundles in $web: report.md only, no index.html"
@@ -71,5 +77,6 @@ if [[ -f $work/peers-check.h5 ]]; then
     status=1
   cat "$out/peers-table.txt"
 fi
-(cd "$work" && tar czf "$out/peers.tgz" peers-check.h5 peers-ours.h5 peers-report 2>/dev/null)
+(cd "$work" && tar czf "$out/peers.tgz" peers-side-by-side.h5 peers-check.h5 peers-ours.h5 \
+  peers-report 2>/dev/null)
 exit $status

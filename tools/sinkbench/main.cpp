@@ -181,7 +181,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> merge_inputs;
   std::string merge_out;
   CLI::App* merge = app.add_subcommand(
-      "merge", "Merge results files of shards of one sweep into one file, in canonical order");
+      "merge",
+      "Merge results files into one, in canonical order: shards of one sweep, or runs of other "
+      "implementations over the same cases (ours beside `sinkbench check` results)");
   merge->add_option("inputs", merge_inputs, "Results files to merge")->required();
   merge->add_option("-o,--output", merge_out, "Merged results file")->required();
 
