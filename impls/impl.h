@@ -1,11 +1,13 @@
 // impls/impl.h — the one face every implementation shows: a name, a device, whether it supports
-// a case (and if not, why), and a forward pass. Unsupported cases are reported as skipped with
-// the reason, never dropped. A backward pass joins later through has_backward()/backward().
+// a case (and if not, why), and a forward pass, which GPU implementations also offer set up once
+// and run many times (prepare()). Unsupported cases are reported as skipped with the reason,
+// never dropped. A backward pass joins later through has_backward()/backward().
 #pragma once
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cases/case_spec.h"
@@ -31,6 +33,19 @@ struct ForwardResult {
   double seconds = 0;      // time of the forward pass proper (device time on GPUs); 0 if untimed
 };
 
+// A forward pass whose inputs are already in place (Impl::prepare): run() may be repeated, each
+// time recomputing the same outputs. Holds no reference to the case or inputs it was made from.
+class PreparedForward {
+ public:
+  virtual ~PreparedForward() = default;
+  // Poisons the outputs, then computes them; returns the seconds of the forward proper (device
+  // time by CUDA events around the kernels alone on GPUs).
+  virtual double run() = 0;
+  // The outputs of the last run() read back, seconds = that run's. Throws InternalError where a
+  // guard margin was written or an output element left unwritten.
+  virtual ForwardResult fetch() = 0;
+};
+
 class Impl {
  public:
   virtual ~Impl() = default;
@@ -44,12 +59,45 @@ class Impl {
   virtual Support supports(const CaseSpec& c) const = 0;
   // Computes every row and head of the case (sampled rows are judged, all rows are computed).
   virtual ForwardResult forward(const CaseSpec& c, const Inputs& in) const = 0;
+  // forward() split in two: the set-up (inputs uploaded or generated on the device, outputs
+  // allocated) here, once, and the pass itself in run(). Why: forward() does that set-up right
+  // before its timed launch, so a timer that flushes L2 and then calls forward() measures kernels
+  // reading small inputs the set-up has just left in L2, and repeats the upload every iteration.
+  // nullptr where there is no such split (the CPU implementations): use forward().
+  virtual std::unique_ptr<PreparedForward> prepare(const CaseSpec& c, const Inputs& in) const {
+    return nullptr;
+  }
   // The algorithm's rounding points make its error at least this multiple of the
   // output-rounding floor on this case (used to catch a reference that skips a rounding point it
   // claims); nullopt where no such floor is predicted.
   virtual std::optional<double> min_floor_ratio(const CaseSpec& c) const { return std::nullopt; }
   virtual bool has_backward() const { return false; }
 };
+
+// A PreparedForward over a case object that already has run() (seconds) and fetch() (outputs):
+// the device cases of the CUDA implementations, constructed in place from `args`.
+template <class Case>
+class PreparedCase final : public PreparedForward {
+ public:
+  template <class... Args>
+  explicit PreparedCase(Args&&... args) : case_(std::forward<Args>(args)...) {}
+  double run() override { return seconds_ = case_.run(); }
+  ForwardResult fetch() override {
+    ForwardResult r = case_.fetch();
+    r.seconds = seconds_;
+    return r;
+  }
+
+ private:
+  Case case_;
+  double seconds_ = 0;
+};
+
+// One run and its outputs: forward() of an implementation that has prepare().
+inline ForwardResult run_once(PreparedForward& p) {
+  p.run();
+  return p.fetch();
+}
 
 // Every implementation built into this binary, CPU first, in a stable order.
 const std::vector<std::unique_ptr<Impl>>& all_impls();

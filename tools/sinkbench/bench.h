@@ -1,15 +1,48 @@
 // tools/sinkbench/bench.h — `sinkbench bench`: forward speed of every chosen implementation on
 // the cases of a suite through Google Benchmark (one benchmark per supported case x
-// implementation, timed by the implementation's own ForwardResult::seconds, CUDA events on GPUs,
-// L2 flushed before each GPU forward), with GPU rows' share of the device's measured copy
-// bandwidth and GEMM peak (bench/device_peaks.h; none for CPU rows), written as a `bench` table
-// in HDF5 (docs/results.md, "Benchmarks"), optionally compared with a base file.
+// implementation, timed by the implementation's own seconds, CUDA events on GPUs, where an
+// implementation offers Impl::prepare its inputs set up once and L2 flushed before each run),
+// with GPU rows' share of the device's measured copy bandwidth and GEMM peak
+// (bench/device_peaks.h; none for CPU rows), written as a `bench` table in HDF5 (docs/results.md,
+// "Benchmarks"), optionally compared with a base file.
 #pragma once
 
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "impls/impl.h"
+
 namespace sinkbench {
+
+// One benchmark's forward pass, repeated. Where the implementation offers prepare(), its inputs
+// are set up once, here, and an iteration is run() alone, so a cache flush before it leaves the
+// kernels cold inputs and no upload is timed or repeated; otherwise an iteration is a whole
+// forward(). The case and inputs must outlive it.
+class TimedForward {
+ public:
+  // Prepares where offered, then one untimed warm-up (first touch, module load, caches).
+  // before_each runs before each timed forward: the L2 flush of GPU rows.
+  TimedForward(const Impl& impl, const CaseSpec& c, const Inputs& in,
+               std::function<void()> before_each = {});
+  // before_each, then one forward; its seconds: the implementation's own (device time on GPUs),
+  // host wall time where it reports 0.
+  double iterate();
+  // The prepared pass's fetch(): throws where a guard was broken or an output left unwritten.
+  // Nothing to do on the forward() path, which checks every call.
+  void check();
+  bool prepared() const { return prepared_ != nullptr; }
+
+ private:
+  double forward_once();
+
+  const Impl& impl_;
+  const CaseSpec& case_;
+  const Inputs& in_;
+  std::function<void()> before_each_;
+  std::unique_ptr<PreparedForward> prepared_;
+};
 
 struct BenchOptions {
   std::string suite = "smoke";

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/device.h"
@@ -92,101 +94,171 @@ cuda::DeviceBuffer upload(const Tensor& t) {
   return b;
 }
 
-}  // namespace
+// One case's eager pass over device K/V. The constructor uploads q and the sinks and allocates
+// the logits and the guarded outputs; run() poisons the outputs and launches, per sequence, the
+// QK^T GEMMs, the row kernel and the P@V GEMMs.
+class EagerDeviceCase final : public PreparedForward {
+ public:
+  EagerDeviceCase(const CaseSpec& c, const Inputs& in, DeviceKV kv, std::string name);
+  double run() override;
+  ForwardResult fetch() override;
 
-// The whole forward pass of one case over device K/V: q and sinks uploaded, outputs guarded
-// (poisoned, checked).
-ForwardResult forward_device_kv(const CaseSpec& c, const Inputs& in, DeviceKV kv,
-                                const std::string& name) {
-  const Layout& L = in.layout;
-  const int hq = L.heads_q, hkv = L.heads_kv, D = L.head_dim, group = hq / hkv;
-  const size_t es = size_t(dtype_size(c.dtype));
-  cuda::DeviceBuffer q = upload(in.q), sinks;
-  if (!in.sinks.empty()) {
-    sinks = cuda::DeviceBuffer(in.sinks.size() * sizeof(float));
-    sinks.upload(in.sinks.data(), in.sinks.size() * sizeof(float));
+ private:
+  void launch_sequence(int s);
+  void launch_qk(int s);
+  void launch_row_kernel(int s);
+  void launch_pv(int s);
+
+  CaseSpec case_;
+  Layout layout_;
+  float scale_;
+  DeviceKV kv_;
+  std::string name_;
+  size_t es_;  // bytes per element of the dtype
+  int group_;  // query heads per KV head
+  bool has_sinks_;
+  cuda::DeviceBuffer q_, sinks_, logits_;
+  cuda::GuardedBuffer o_, lse_;
+  double seconds_ = 0;
+};
+
+EagerDeviceCase::EagerDeviceCase(const CaseSpec& c, const Inputs& in, DeviceKV kv, std::string name)
+    : case_(c),
+      layout_(in.layout),
+      scale_(in.scale),
+      kv_(kv),
+      name_(std::move(name)),
+      es_(size_t(dtype_size(c.dtype))),
+      group_(in.layout.heads_q / in.layout.heads_kv),
+      has_sinks_(!in.sinks.empty()),
+      q_(upload(in.q)),
+      logits_(std::max<size_t>(1, size_t(logits_bytes(c)))),
+      o_(layout_.total_q() * layout_.heads_q * layout_.head_dim, int(es_)),
+      lse_(layout_.lse_size(), int(sizeof(float))) {
+  if (has_sinks_) {
+    sinks_ = cuda::DeviceBuffer(in.sinks.size() * sizeof(float));
+    sinks_.upload(in.sinks.data(), in.sinks.size() * sizeof(float));
   }
-  cuda::DeviceBuffer logits(std::max<size_t>(1, size_t(logits_bytes(c))));
-  const int64_t nq = L.total_q() * hq * D;
-  cuda::GuardedBuffer o(nq, int(es)), lse(L.lse_size(), int(sizeof(float)));
-  o.poison();
-  lse.poison();
+}
 
-  cublasHandle_t h = handle();
-  SB_CUBLAS(cublasSetStream(h, nullptr));
-  const cudaDataType_t dt = cuda_type(c.dtype);
-  const float one = 1.f, zero = 0.f;
-  const int64_t q_row = int64_t(hq) * D, kv_row = int64_t(hkv) * D;
-  auto* qp = static_cast<const char*>(q.get());
-  auto* kp = static_cast<const char*>(kv.k);
-  auto* vp = static_cast<const char*>(kv.v);
-  auto* op = static_cast<char*>(o.data());
-  auto* lp = static_cast<char*>(logits.get());
-
+double EagerDeviceCase::run() {
+  o_.poison();
+  lse_.poison();
+  SB_CUBLAS(cublasSetStream(handle(), nullptr));
   cuda::EventTimer timer;
   timer.start();
-  for (int s = 0; s < L.seqs; ++s) {
-    const int64_t sq = L.sq(s), sk = L.sk(s);
-    if (sq == 0) continue;
-    const int64_t q0 = L.cu_q[size_t(s)], k0 = L.cu_k[size_t(s)];
-    const int64_t head_elems = sq * sk;
-    // QK^T per KV head g: row-major S_h [Sq, Sk] is column-major S_h^T = K_g Q_h^T. The group's
-    // query heads are one strided batch: Q_h steps by D, K_g is shared (stride 0, no copy).
-    if (sk > 0) {
-      for (int g = 0; g < hkv; ++g) {
-        SB_CUBLAS(cublasGemmStridedBatchedEx(
-            h, CUBLAS_OP_T, CUBLAS_OP_N, int(sk), int(sq), D, &one,
-            kp + size_t((k0 * hkv + g) * D) * es, dt, int(kv_row), 0,
-            qp + size_t((q0 * hq + g * group) * D) * es, dt, int(q_row), D, &zero,
-            lp + size_t(g * group * head_elems) * es, dt, int(sk), head_elems, group,
-            CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-      }
-    }
-    SoftmaxParams p;
-    p.logits = logits.get();
-    p.lse = static_cast<float*>(lse.data());
-    p.maybe_sinks = in.sinks.empty() ? nullptr : static_cast<const float*>(sinks.get());
-    p.sq = sq;
-    p.sk = sk;
-    p.heads_q = hq;
-    p.lse_base = L.lse_offset(s, 0, 0);
-    p.lse_head_stride = L.varlen ? L.total_q() : sq;
-    p.mask = c.mask;
-    p.scale = in.scale;
-    p.mask_value = float(-dtype_max(c.dtype));
-    SB_CUDA(c.dtype == DType::bf16 ? launch_softmax<DType::bf16>(p, nullptr)
-                                   : launch_softmax<DType::f16>(p, nullptr));
-    char* o_seq = op + size_t(q0 * q_row) * es;
-    if (sk == 0) {  // no key: o = 0 (no GEMM over an empty k dimension)
-      SB_CUDA(cudaMemsetAsync(o_seq, 0, size_t(sq * q_row) * es, nullptr));
-      continue;
-    }
-    // P @ V per KV head g: row-major O_h [Sq, D] (row stride Hq D) is column-major
-    // O_h^T = V_g^T P_h^T; the group's P_h step by Sq Sk, V_g is shared (stride 0).
-    for (int g = 0; g < hkv; ++g) {
-      SB_CUBLAS(cublasGemmStridedBatchedEx(h, CUBLAS_OP_N, CUBLAS_OP_N, D, int(sq), int(sk), &one,
-                                           vp + size_t((k0 * hkv + g) * D) * es, dt, int(kv_row), 0,
-                                           lp + size_t(g * group * head_elems) * es, dt, int(sk),
-                                           head_elems, &zero, o_seq + size_t(g * group * D) * es,
-                                           dt, int(q_row), D, group, CUBLAS_COMPUTE_32F,
-                                           CUBLAS_GEMM_DEFAULT));
-    }
-  }
+  for (int s = 0; s < layout_.seqs; ++s)
+    if (layout_.sq(s) > 0) launch_sequence(s);
   timer.stop();
-  const double seconds = timer.seconds();
+  seconds_ = timer.seconds();
   SB_CUDA(cudaGetLastError());
-  ForwardResult r = cuda::fetch_outputs(c, L, o, lse, name);
-  r.seconds = seconds;
+  return seconds_;
+}
+
+ForwardResult EagerDeviceCase::fetch() {
+  ForwardResult r = cuda::fetch_outputs(case_, layout_, o_, lse_, name_);
+  r.seconds = seconds_;
   return r;
 }
 
-namespace {
-
-// eager_concat/cuda proper: K and V uploaded from the host inputs.
-ForwardResult run_case(const CaseSpec& c, const Inputs& in, const std::string& name) {
-  const cuda::DeviceBuffer k = upload(in.k), v = upload(in.v);
-  return forward_device_kv(c, in, DeviceKV{k.get(), v.get()}, name);
+void EagerDeviceCase::launch_sequence(int s) {
+  if (layout_.sk(s) > 0) launch_qk(s);
+  launch_row_kernel(s);
+  if (layout_.sk(s) > 0) {
+    launch_pv(s);
+    return;
+  }
+  // No key: o = 0 (no GEMM over an empty k dimension).
+  const int64_t q_row = int64_t(layout_.heads_q) * layout_.head_dim;
+  char* o_seq = static_cast<char*>(o_.data()) + size_t(layout_.cu_q[size_t(s)] * q_row) * es_;
+  SB_CUDA(cudaMemsetAsync(o_seq, 0, size_t(layout_.sq(s) * q_row) * es_, nullptr));
 }
+
+// QK^T per KV head g: row-major S_h [Sq, Sk] is column-major S_h^T = K_g Q_h^T. The group's query
+// heads are one strided batch: Q_h steps by D, K_g is shared (stride 0, no copy).
+void EagerDeviceCase::launch_qk(int s) {
+  const Layout& L = layout_;
+  const int hq = L.heads_q, hkv = L.heads_kv, D = L.head_dim;
+  const int64_t sq = L.sq(s), sk = L.sk(s), head_elems = sq * sk;
+  const int64_t q0 = L.cu_q[size_t(s)], k0 = L.cu_k[size_t(s)];
+  const int64_t q_row = int64_t(hq) * D, kv_row = int64_t(hkv) * D;
+  const cudaDataType_t dt = cuda_type(case_.dtype);
+  const float one = 1.f, zero = 0.f;
+  auto* qp = static_cast<const char*>(q_.get());
+  auto* kp = static_cast<const char*>(kv_.k);
+  auto* lp = static_cast<char*>(logits_.get());
+  for (int g = 0; g < hkv; ++g) {
+    SB_CUBLAS(
+        cublasGemmStridedBatchedEx(handle(), CUBLAS_OP_T, CUBLAS_OP_N, int(sk), int(sq), D, &one,
+                                   kp + size_t((k0 * hkv + g) * D) * es_, dt, int(kv_row), 0,
+                                   qp + size_t((q0 * hq + g * group_) * D) * es_, dt, int(q_row), D,
+                                   &zero, lp + size_t(g * group_ * head_elems) * es_, dt, int(sk),
+                                   head_elems, group_, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+}
+
+void EagerDeviceCase::launch_row_kernel(int s) {
+  const Layout& L = layout_;
+  SoftmaxParams p;
+  p.logits = logits_.get();
+  p.lse = static_cast<float*>(lse_.data());
+  p.maybe_sinks = has_sinks_ ? static_cast<const float*>(sinks_.get()) : nullptr;
+  p.sq = L.sq(s);
+  p.sk = L.sk(s);
+  p.heads_q = L.heads_q;
+  p.lse_base = L.lse_offset(s, 0, 0);
+  p.lse_head_stride = L.varlen ? L.total_q() : L.sq(s);
+  p.mask = case_.mask;
+  p.scale = scale_;
+  p.mask_value = float(-dtype_max(case_.dtype));
+  SB_CUDA(case_.dtype == DType::bf16 ? launch_softmax<DType::bf16>(p, nullptr)
+                                     : launch_softmax<DType::f16>(p, nullptr));
+}
+
+// P @ V per KV head g: row-major O_h [Sq, D] (row stride Hq D) is column-major O_h^T = V_g^T P_h^T;
+// the group's P_h step by Sq Sk, V_g is shared (stride 0).
+void EagerDeviceCase::launch_pv(int s) {
+  const Layout& L = layout_;
+  const int hq = L.heads_q, hkv = L.heads_kv, D = L.head_dim;
+  const int64_t sq = L.sq(s), sk = L.sk(s), head_elems = sq * sk;
+  const int64_t q0 = L.cu_q[size_t(s)], k0 = L.cu_k[size_t(s)];
+  const int64_t q_row = int64_t(hq) * D, kv_row = int64_t(hkv) * D;
+  const cudaDataType_t dt = cuda_type(case_.dtype);
+  const float one = 1.f, zero = 0.f;
+  auto* vp = static_cast<const char*>(kv_.v);
+  auto* lp = static_cast<char*>(logits_.get());
+  char* o_seq = static_cast<char*>(o_.data()) + size_t(q0 * q_row) * es_;
+  for (int g = 0; g < hkv; ++g) {
+    SB_CUBLAS(cublasGemmStridedBatchedEx(handle(), CUBLAS_OP_N, CUBLAS_OP_N, D, int(sq), int(sk),
+                                         &one, vp + size_t((k0 * hkv + g) * D) * es_, dt,
+                                         int(kv_row), 0, lp + size_t(g * group_ * head_elems) * es_,
+                                         dt, int(sk), head_elems, &zero,
+                                         o_seq + size_t(g * group_ * D) * es_, dt, int(q_row), D,
+                                         group_, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+  }
+}
+
+// eager_concat/cuda proper: K and V uploaded from the host inputs and kept with the pass over them.
+class EagerConcatCase final : public PreparedForward {
+ public:
+  EagerConcatCase(const CaseSpec& c, const Inputs& in, const std::string& name)
+      : k_(upload(in.k)), v_(upload(in.v)), pass_(c, in, DeviceKV{k_.get(), v_.get()}, name) {}
+  double run() override { return pass_.run(); }
+  ForwardResult fetch() override { return pass_.fetch(); }
+
+ private:
+  cuda::DeviceBuffer k_, v_;  // declared before pass_, which reads them
+  EagerDeviceCase pass_;
+};
+
+}  // namespace
+
+std::unique_ptr<PreparedForward> prepare_device_kv(const CaseSpec& c, const Inputs& in, DeviceKV kv,
+                                                   const std::string& name) {
+  return std::make_unique<EagerDeviceCase>(c, in, kv, name);
+}
+
+namespace {
 
 class EagerConcatCuda final : public Impl {
  public:
@@ -204,7 +276,10 @@ class EagerConcatCuda final : public Impl {
   }
   Support supports(const CaseSpec& c) const override { return supports_case(c); }
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
-    return run_case(c, in, name());
+    return run_once(*prepare(c, in));
+  }
+  std::unique_ptr<PreparedForward> prepare(const CaseSpec& c, const Inputs& in) const override {
+    return std::make_unique<EagerConcatCase>(c, in, name());
   }
 
  private:

@@ -30,11 +30,12 @@ struct DeviceKV {
 };
 
 // The forward pass of eager_concat/cuda (either variant: same kernels, same bits) over K/V that
-// are already on the device, for eager_paged/cuda, which gathers them from its page pools. q and
-// the sinks are uploaded from `in`; in.k and in.v are not read. `name` labels guard failures.
-// seconds: the GEMMs and row kernels alone. The caller checks supports_case first.
-ForwardResult forward_device_kv(const CaseSpec& c, const Inputs& in, DeviceKV kv,
-                                const std::string& name);
+// are already on the device, prepared (Impl::prepare), for eager_paged/cuda, which gathers them
+// from its page pools. q and the sinks are uploaded from `in` here; in.k and in.v are not read;
+// kv must stay valid while the result is used. `name` labels guard failures. run()'s seconds: the
+// GEMMs and row kernels alone. The caller checks supports_case first.
+std::unique_ptr<PreparedForward> prepare_device_kv(const CaseSpec& c, const Inputs& in, DeviceKV kv,
+                                                   const std::string& name);
 
 // softmax_fp32: the name of transformers' eager_paged softmax path; same rounding points, same
 // kernel, same bits (docs/impls/eager_concat_cuda.md).

@@ -5,6 +5,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include <optional>
+
 #include "impls/cuda/cuda_util.h"
 #include "impls/lse_renorm/cuda/renorm_params.h"
 #include "impls/tiled/cuda/tiled_cuda.h"
@@ -13,6 +15,67 @@
 namespace sinkbench::lse_renorm_cuda {
 
 namespace {
+
+// The renorm kernel's view of the sink-less pass's o and lse (in place), with the sinks.
+RenormParams renorm_params(const tiled_cuda::FwdParams& f, const float* sinks, bool lse_cast) {
+  RenormParams p;
+  p.o = f.o;
+  p.lse = f.lse;
+  p.sinks = sinks;
+  p.cu_seqlens_q = f.cu_seqlens_q;
+  p.o_row_stride = f.o_row_stride;
+  p.o_head_stride = f.o_head_stride;
+  p.lse_seq_stride = f.lse_seq_stride;
+  p.lse_head_stride = f.lse_head_stride;
+  p.lse_packed_rows = f.lse_packed_rows;
+  p.num_seqs = f.num_seqs;
+  p.heads_q = f.heads_q;
+  p.head_dim = f.head_dim;
+  p.max_seqlen_q = f.max_seqlen_q;
+  p.lse_cast = lse_cast;
+  return p;
+}
+
+// A tiled/cuda DeviceCase without the sink and, where the case has sinks, the renorm over its
+// outputs; both set up once, run() times both kernels.
+class RenormCase final : public PreparedForward {
+ public:
+  RenormCase(const CaseSpec& c, const Inputs& in, bool lse_cast)
+      : dtype_(c.dtype), tiled_(c, &in, /*use_sink=*/false) {
+    if (in.sinks.empty()) return;  // the sink-less pass is the whole answer (as lse_renorm/cpu)
+    sinks_ = cuda::DeviceBuffer(in.sinks.size() * sizeof(float));
+    sinks_.upload(in.sinks.data(), in.sinks.size() * sizeof(float));
+    renorm_ = renorm_params(tiled_.params(), static_cast<const float*>(sinks_.get()), lse_cast);
+  }
+  double run() override {
+    const double tiled_s = tiled_.run();  // launched first: the renorm works on its outputs
+    return seconds_ = tiled_s + run_renorm();
+  }
+  ForwardResult fetch() override {
+    ForwardResult r = tiled_.fetch();
+    r.seconds = seconds_;
+    return r;
+  }
+
+ private:
+  double run_renorm() {
+    if (!renorm_) return 0;
+    cuda::EventTimer timer;
+    timer.start();
+    SB_CUDA(dtype_ == DType::bf16 ? launch_renorm<DType::bf16>(*renorm_, nullptr)
+                                  : launch_renorm<DType::f16>(*renorm_, nullptr));
+    timer.stop();
+    const double s = timer.seconds();
+    SB_CUDA(cudaGetLastError());
+    return s;
+  }
+
+  DType dtype_;
+  tiled_cuda::DeviceCase tiled_;
+  cuda::DeviceBuffer sinks_;
+  std::optional<RenormParams> renorm_;  // nullopt: no sinks, no renorm
+  double seconds_ = 0;
+};
 
 class LseRenormCuda final : public Impl {
  public:
@@ -36,39 +99,10 @@ class LseRenormCuda final : public Impl {
     return rounded_p_min_floor_ratio(c);
   }
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
-    tiled_cuda::DeviceCase dc(c, &in, /*use_sink=*/false);
-    double seconds = dc.run();
-    // Without a sink the sink-less pass is the whole answer (as lse_renorm/cpu).
-    if (!in.sinks.empty()) {
-      cuda::DeviceBuffer sinks(in.sinks.size() * sizeof(float));
-      sinks.upload(in.sinks.data(), in.sinks.size() * sizeof(float));
-      const tiled_cuda::FwdParams& f = dc.params();
-      RenormParams p;
-      p.o = f.o;
-      p.lse = f.lse;
-      p.sinks = static_cast<const float*>(sinks.get());
-      p.cu_seqlens_q = f.cu_seqlens_q;
-      p.o_row_stride = f.o_row_stride;
-      p.o_head_stride = f.o_head_stride;
-      p.lse_seq_stride = f.lse_seq_stride;
-      p.lse_head_stride = f.lse_head_stride;
-      p.lse_packed_rows = f.lse_packed_rows;
-      p.num_seqs = f.num_seqs;
-      p.heads_q = f.heads_q;
-      p.head_dim = f.head_dim;
-      p.max_seqlen_q = f.max_seqlen_q;
-      p.lse_cast = lse_cast_;
-      cuda::EventTimer timer;
-      timer.start();
-      SB_CUDA(c.dtype == DType::bf16 ? launch_renorm<DType::bf16>(p, nullptr)
-                                     : launch_renorm<DType::f16>(p, nullptr));
-      timer.stop();
-      seconds += timer.seconds();
-      SB_CUDA(cudaGetLastError());
-    }
-    ForwardResult r = dc.fetch();
-    r.seconds = seconds;
-    return r;
+    return run_once(*prepare(c, in));
+  }
+  std::unique_ptr<PreparedForward> prepare(const CaseSpec& c, const Inputs& in) const override {
+    return std::make_unique<RenormCase>(c, in, lse_cast_);
   }
 
  private:

@@ -133,15 +133,42 @@ Tensor DeviceGather::fetch_v() const {
   return fetch(v_);
 }
 
+namespace {
+
+// The gather and eager_concat/cuda's pass over the K/V it fills, both set up once; run() times
+// both. eager_concat/cuda's two variants run the same kernels (softmax_fp32 rounds P where the
+// default does), so this is eager_paged/cpu's "eager_concat with softmax_fp32" on the GPU.
+class EagerPagedCase final : public PreparedForward {
+ public:
+  EagerPagedCase(const CaseSpec& c, const Inputs& in, const PagedKV& kv)
+      : gather_(kv, in.layout, c.dtype),
+        pass_(eager_cuda::prepare_device_kv(c, in, eager_cuda::DeviceKV{gather_.k(), gather_.v()},
+                                            kName)) {}
+  double run() override {
+    const double gather_s = gather_.run();  // launched first: the pass reads what it gathers
+    return seconds_ = gather_s + pass_->run();
+  }
+  ForwardResult fetch() override {
+    ForwardResult r = pass_->fetch();
+    r.seconds = seconds_;
+    return r;
+  }
+
+ private:
+  DeviceGather gather_;  // declared before pass_, which reads its K/V
+  std::unique_ptr<PreparedForward> pass_;
+  double seconds_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<PreparedForward> prepare_paged(const CaseSpec& c, const Inputs& in,
+                                               const PagedKV& kv) {
+  return std::make_unique<EagerPagedCase>(c, in, kv);
+}
+
 ForwardResult forward_paged(const CaseSpec& c, const Inputs& in, const PagedKV& kv) {
-  DeviceGather g(kv, in.layout, c.dtype);
-  const double gather_s = g.run();
-  // eager_concat/cuda's path with K/V from the gather. Its two variants run the same kernels
-  // (softmax_fp32 rounds P where the default does), so this is eager_paged/cpu's
-  // "eager_concat with softmax_fp32" on the GPU.
-  ForwardResult r = eager_cuda::forward_device_kv(c, in, eager_cuda::DeviceKV{g.k(), g.v()}, kName);
-  r.seconds += gather_s;
-  return r;
+  return run_once(*prepare_paged(c, in, kv));
 }
 
 namespace {
@@ -159,7 +186,10 @@ class EagerPagedCuda final : public Impl {
   }
   Support supports(const CaseSpec& c) const override { return supports_case(c); }
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
-    return forward_paged(c, in, build_paged_kv(c, in));
+    return run_once(*prepare(c, in));
+  }
+  std::unique_ptr<PreparedForward> prepare(const CaseSpec& c, const Inputs& in) const override {
+    return prepare_paged(c, in, build_paged_kv(c, in));
   }
 };
 

@@ -46,9 +46,12 @@ class DeviceGather {
   int page_size_ = 0;
 };
 
-// The forward pass over an explicit paged cache (forward() builds it with build_paged_kv): the
-// block table is checked before anything touches the device, then gather + eager with the fp32
-// softmax. seconds: the gather plus the GEMMs and row kernels.
+// The forward pass over an explicit paged cache (prepare() builds it with build_paged_kv): the
+// block table is checked before anything touches the device, the pools uploaded and the pass set
+// up; run() is gather + eager with the fp32 softmax, its seconds the gather plus the GEMMs and
+// row kernels. forward_paged: one run and its outputs.
+std::unique_ptr<PreparedForward> prepare_paged(const CaseSpec& c, const Inputs& in,
+                                               const PagedKV& kv);
 ForwardResult forward_paged(const CaseSpec& c, const Inputs& in, const PagedKV& kv);
 
 std::unique_ptr<Impl> make_eager_paged_cuda();

@@ -339,12 +339,12 @@ class FlashPagedCuda final : public Impl {
     return supports_case(c);
   }
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
+    return run_once(*prepare(c, in));
+  }
+  // The pages are built on the host and uploaded here; run() reads them through the table.
+  std::unique_ptr<PreparedForward> prepare(const CaseSpec& c, const Inputs& in) const override {
     const PagedKV kv = build_paged_kv(c, in);
-    DevicePagedCase dc(c, in, kv, num_splits_);
-    const double seconds = dc.run();
-    ForwardResult r = dc.fetch();
-    r.seconds = seconds;
-    return r;
+    return std::make_unique<PreparedCase<DevicePagedCase>>(c, in, kv, num_splits_);
   }
 
  private:

@@ -183,11 +183,10 @@ class TiledCuda final : public Impl {
     return rounded_p_min_floor_ratio(c);
   }
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
-    DeviceCase dc(c, &in);
-    const double seconds = dc.run();
-    ForwardResult r = dc.fetch();
-    r.seconds = seconds;
-    return r;
+    return run_once(*prepare(c, in));
+  }
+  std::unique_ptr<PreparedForward> prepare(const CaseSpec& c, const Inputs& in) const override {
+    return std::make_unique<PreparedCase<DeviceCase>>(c, &in);
   }
 };
 

@@ -22,6 +22,7 @@
 #include "impls/impl.h"
 #include "impls/paged/cuda/eager_paged_cuda.h"
 #include "impls/paged/paged.h"
+#include "tests/impls/cuda/gpu_cases.h"
 #include "tests/impls/cuda/gpu_test_util.h"
 #include "tests/support/judge.h"
 #include "tests/support/test_seed.h"
@@ -29,26 +30,8 @@
 namespace sinkbench {
 namespace {
 
-MaskRule mask_of(MaskKind k) {
-  MaskRule m;
-  m.kind = k;
-  if (k == MaskKind::sliding_window || k == MaskKind::sink_tokens) m.window = 128;
-  if (k == MaskKind::sink_tokens) m.sink_tokens = 4;
-  return m;
-}
-
-CaseSpec base_case(DType t, MaskKind mask, int head_dim) {
-  CaseSpec c;
-  c.dtype = t;
-  c.mask = mask_of(mask);
-  c.head_dim = head_dim;
-  c.heads_q = 16;
-  c.heads_kv = 2;
-  c.seqlen_q = 1;
-  c.seqlen_k = 1000;
-  c.page_size = 16;
-  return c;
-}
+using gpu_cases::expect_pass;
+using gpu_cases::mask_of;
 
 // The oracle judges a declared subset of rows and heads on prefill-sized cases (first and last
 // rows, tile seams, random rows); the GPU still computes every row.
@@ -62,37 +45,7 @@ void sample_if_large(CaseSpec& c) {
   }
 }
 
-void expect_pass(const Impl& impl, const CaseSpec& c) {
-  SCOPED_TRACE(impl.name() + " " + case_label(c) + " page " + std::to_string(c.page_size) +
-               " seed " + std::to_string(c.seed));
-  const Support sup = impl.supports(c);
-  ASSERT_TRUE(sup.ok) << sup.reason;
-  const testing::Judged j = testing::run_and_judge(impl, c);
-  EXPECT_EQ(j.verdict.status, Status::pass) << testing::summary(j);
-}
-
-struct Param {
-  DType dtype;
-  MaskKind mask;
-  int head_dim;
-  std::string name() const {
-    return std::string(dtype_name(dtype)) + "_" + std::string(mask_name(mask)) + "_hd" +
-           std::to_string(head_dim);
-  }
-  // Keeps gtest's "GetParam() = ..." line plain text (test discovery parses it).
-  friend void PrintTo(const Param& p, std::ostream* os) { *os << p.name(); }
-};
-
-std::vector<Param> params() {
-  std::vector<Param> v;
-  for (const DType t : {DType::bf16, DType::f16})
-    for (const MaskKind m : {MaskKind::causal, MaskKind::sliding_window, MaskKind::sink_tokens})
-      for (const int hd : {64, 128})
-        v.push_back({t, m, hd});
-  return v;
-}
-
-class EagerPagedCudaSweep : public ::testing::TestWithParam<Param> {};
+class EagerPagedCudaSweep : public ::testing::TestWithParam<gpu_cases::PagedParam> {};
 
 // Each (page size, GQA) runs one fixed-length batch per context (2 sequences; 1 at 4097 keys, to
 // keep the file fast) with Sq cycling over 1..8, one varlen batch holding every context with
@@ -100,7 +53,7 @@ class EagerPagedCudaSweep : public ::testing::TestWithParam<Param> {};
 // Sq = Sk = 17 or a 113-row chunk on 1000 keys, by page size).
 TEST_P(EagerPagedCudaSweep, PassesPolicy) {
   SINKBENCH_SKIP_WITHOUT_GPU();
-  const Param& prm = GetParam();
+  const gpu_cases::PagedParam& prm = GetParam();
   const auto impl = eager_paged_cuda::make_eager_paged_cuda();
   const int64_t contexts[] = {1, 15, 16, 17, 1000, 4097};
   const int64_t fixed_sq[] = {1, 8, 3, 5, 2, 7};
@@ -114,7 +67,7 @@ TEST_P(EagerPagedCudaSweep, PassesPolicy) {
     for (const auto& [hq, hkv] : heads) {
       std::vector<CaseSpec> cases;
       for (size_t n = 0; n < std::size(contexts); ++n) {
-        CaseSpec c = base_case(prm.dtype, prm.mask, prm.head_dim);
+        CaseSpec c = gpu_cases::paged_decode_case(prm.dtype, prm.mask, prm.head_dim);
         c.heads_q = hq;
         c.heads_kv = hkv;
         c.page_size = page;
@@ -123,14 +76,14 @@ TEST_P(EagerPagedCudaSweep, PassesPolicy) {
         c.seqlen_q = fixed_sq[n];
         cases.push_back(c);
       }
-      CaseSpec v = base_case(prm.dtype, prm.mask, prm.head_dim);
+      CaseSpec v = gpu_cases::paged_decode_case(prm.dtype, prm.mask, prm.head_dim);
       v.heads_q = hq;
       v.heads_kv = hkv;
       v.page_size = page;
       v.varlen_k.assign(std::begin(contexts), std::end(contexts));
       v.varlen_q.assign(std::begin(varlen_sq), std::end(varlen_sq));
       cases.push_back(v);
-      CaseSpec p = base_case(prm.dtype, prm.mask, prm.head_dim);
+      CaseSpec p = gpu_cases::paged_decode_case(prm.dtype, prm.mask, prm.head_dim);
       p.heads_q = hq;
       p.heads_kv = hkv;
       p.page_size = page;
@@ -147,7 +100,7 @@ TEST_P(EagerPagedCudaSweep, PassesPolicy) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, EagerPagedCudaSweep, ::testing::ValuesIn(params()),
+INSTANTIATE_TEST_SUITE_P(All, EagerPagedCudaSweep, ::testing::ValuesIn(gpu_cases::paged_params()),
                          [](const auto& info) { return info.param.name(); });
 
 // No sink (ordinary softmax) and extreme sinks (+-30: the sink dominates or vanishes).
@@ -157,7 +110,7 @@ TEST(EagerPagedCuda, SinkExtremesAndNoSink) {
   uint64_t seed = testing::test_seed() + 17;
   for (const SinkKind k : {SinkKind::none, SinkKind::extreme})
     for (const DType t : {DType::bf16, DType::f16}) {
-      CaseSpec c = base_case(t, MaskKind::causal, 64);
+      CaseSpec c = gpu_cases::paged_decode_case(t, MaskKind::causal, 64);
       c.sink.kind = k;
       if (k == SinkKind::extreme) c.sink.a = 30;
       c.seqlen_k = 1000;
@@ -177,7 +130,7 @@ TEST(EagerPagedCuda, GatherMatchesCpuBitwise) {
   const uint64_t seed = testing::test_seed() + 31;
   for (const int head_dim : {64, 34, 33}) {
     for (const int page : {16, 256}) {
-      CaseSpec c = base_case(DType::bf16, MaskKind::causal, 64);
+      CaseSpec c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
       c.page_size = page;
       c.seed = seed + uint64_t(head_dim * 7 + page);
       SCOPED_TRACE("head_dim " + std::to_string(head_dim) + " page " + std::to_string(page) +
@@ -223,7 +176,8 @@ TEST(EagerPagedCuda, BitsEqualEagerConcatSoftmaxFp32) {
   uint64_t seed = testing::test_seed() + 43;
   for (const MaskKind m : {MaskKind::causal, MaskKind::sliding_window, MaskKind::sink_tokens}) {
     for (const bool varlen : {false, true}) {
-      CaseSpec c = base_case(m == MaskKind::causal ? DType::f16 : DType::bf16, m, 128);
+      CaseSpec c =
+          gpu_cases::paged_decode_case(m == MaskKind::causal ? DType::f16 : DType::bf16, m, 128);
       c.page_size = 64;
       if (varlen) {
         c.varlen_q = {1, 113, 8, 300};
@@ -251,11 +205,11 @@ TEST(EagerPagedCuda, DeclinesWithReasons) {
   const auto impl = eager_paged_cuda::make_eager_paged_cuda();
   EXPECT_EQ(impl->name(), "eager_paged/cuda");
   EXPECT_EQ(impl->family(), "paged");
-  CaseSpec c = base_case(DType::f32, MaskKind::causal, 64);
+  CaseSpec c = gpu_cases::paged_decode_case(DType::f32, MaskKind::causal, 64);
   Support s = impl->supports(c);
   EXPECT_FALSE(s.ok);
   EXPECT_NE(s.reason.find("fp32"), std::string::npos) << s.reason;
-  c = base_case(DType::bf16, MaskKind::causal, 64);
+  c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
   c.page_size = 8;
   s = impl->supports(c);
   EXPECT_FALSE(s.ok);
@@ -265,13 +219,13 @@ TEST(EagerPagedCuda, DeclinesWithReasons) {
   EXPECT_FALSE(s.ok);
   EXPECT_NE(s.reason.find("page_size 512"), std::string::npos) << s.reason;
   // 16 heads x 32768^2 logits of 2 bytes: 32 GiB, over eager_concat/cuda's budget.
-  c = base_case(DType::bf16, MaskKind::causal, 64);
+  c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
   c.seqlen_q = 32768;
   c.seqlen_k = 32768;
   s = impl->supports(c);
   EXPECT_FALSE(s.ok);
   EXPECT_NE(s.reason.find("budget"), std::string::npos) << s.reason;
-  c = base_case(DType::bf16, MaskKind::causal, 64);
+  c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
   s = impl->supports(c);
   const DeviceInfo d = query_device();
   if (!d.present) {
@@ -289,7 +243,7 @@ TEST(EagerPagedCuda, DeclinesWithReasons) {
 // host with flash_paged/cuda's check (named for this implementation) before anything is allocated
 // or launched: this runs without a GPU.
 TEST(EagerPagedCuda, RejectsBadBlockTable) {
-  CaseSpec c = base_case(DType::bf16, MaskKind::causal, 64);
+  CaseSpec c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
   c.batch = 2;
   c.seqlen_k = 100;
   c.seed = testing::test_seed() + 59;

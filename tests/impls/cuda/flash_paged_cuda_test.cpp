@@ -22,6 +22,7 @@
 #include "impls/cuda/dispatch.h"
 #include "impls/paged/cuda/flash_paged_cuda.h"
 #include "impls/paged/paged.h"
+#include "tests/impls/cuda/gpu_cases.h"
 #include "tests/impls/cuda/gpu_test_util.h"
 #include "tests/support/judge.h"
 #include "tests/support/test_seed.h"
@@ -29,58 +30,10 @@
 namespace sinkbench {
 namespace {
 
-MaskRule mask_of(MaskKind k) {
-  MaskRule m;
-  m.kind = k;
-  if (k == MaskKind::sliding_window || k == MaskKind::sink_tokens) m.window = 128;
-  if (k == MaskKind::sink_tokens) m.sink_tokens = 4;
-  return m;
-}
+using gpu_cases::expect_pass;
+using gpu_cases::mask_of;
 
-CaseSpec decode_case(DType t, MaskKind mask, int head_dim) {
-  CaseSpec c;
-  c.dtype = t;
-  c.mask = mask_of(mask);
-  c.head_dim = head_dim;
-  c.heads_q = 16;
-  c.heads_kv = 2;
-  c.seqlen_q = 1;
-  c.seqlen_k = 1000;
-  c.page_size = 16;
-  return c;
-}
-
-void expect_pass(const Impl& impl, const CaseSpec& c) {
-  SCOPED_TRACE(impl.name() + " " + case_label(c) + " page " + std::to_string(c.page_size) +
-               " seed " + std::to_string(c.seed));
-  const Support sup = impl.supports(c);
-  ASSERT_TRUE(sup.ok) << sup.reason;
-  const testing::Judged j = testing::run_and_judge(impl, c);
-  EXPECT_EQ(j.verdict.status, Status::pass) << testing::summary(j);
-}
-
-struct Param {
-  DType dtype;
-  MaskKind mask;
-  int head_dim;
-  std::string name() const {
-    return std::string(dtype_name(dtype)) + "_" + std::string(mask_name(mask)) + "_hd" +
-           std::to_string(head_dim);
-  }
-  // Keeps gtest's "GetParam() = ..." line plain text (test discovery parses it).
-  friend void PrintTo(const Param& p, std::ostream* os) { *os << p.name(); }
-};
-
-std::vector<Param> params() {
-  std::vector<Param> v;
-  for (const DType t : {DType::bf16, DType::f16})
-    for (const MaskKind m : {MaskKind::causal, MaskKind::sliding_window, MaskKind::sink_tokens})
-      for (const int hd : {64, 128})
-        v.push_back({t, m, hd});
-  return v;
-}
-
-class FlashPagedCudaSweep : public ::testing::TestWithParam<Param> {};
+class FlashPagedCudaSweep : public ::testing::TestWithParam<gpu_cases::PagedParam> {};
 
 // Each (page size, split count, GQA) runs one fixed-length batch of 2 per context, with Sq
 // cycling over 1..8 (Sq 8 at GQA 8: 64 rows, four row blocks), and one varlen batch holding every
@@ -88,7 +41,7 @@ class FlashPagedCudaSweep : public ::testing::TestWithParam<Param> {};
 // run through flash_paged/cpu with the same count, which must pass on the same inputs.
 TEST_P(FlashPagedCudaSweep, PassesPolicy) {
   SINKBENCH_SKIP_WITHOUT_GPU();
-  const Param& prm = GetParam();
+  const gpu_cases::PagedParam& prm = GetParam();
   const int64_t contexts[] = {1, 15, 16, 17, 1000, 4097};
   const int64_t fixed_sq[] = {1, 8, 3, 5, 2, 7};
   const int64_t varlen_sq[] = {2, 1, 8, 4, 6, 1};
@@ -105,7 +58,7 @@ TEST_P(FlashPagedCudaSweep, PassesPolicy) {
       for (const auto& [hq, hkv] : heads) {
         std::vector<CaseSpec> cases;
         for (size_t n = 0; n < std::size(contexts); ++n) {
-          CaseSpec c = decode_case(prm.dtype, prm.mask, prm.head_dim);
+          CaseSpec c = gpu_cases::paged_decode_case(prm.dtype, prm.mask, prm.head_dim);
           c.heads_q = hq;
           c.heads_kv = hkv;
           c.page_size = page;
@@ -114,7 +67,7 @@ TEST_P(FlashPagedCudaSweep, PassesPolicy) {
           c.seqlen_q = fixed_sq[n];
           cases.push_back(c);
         }
-        CaseSpec v = decode_case(prm.dtype, prm.mask, prm.head_dim);
+        CaseSpec v = gpu_cases::paged_decode_case(prm.dtype, prm.mask, prm.head_dim);
         v.heads_q = hq;
         v.heads_kv = hkv;
         v.page_size = page;
@@ -131,7 +84,7 @@ TEST_P(FlashPagedCudaSweep, PassesPolicy) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, FlashPagedCudaSweep, ::testing::ValuesIn(params()),
+INSTANTIATE_TEST_SUITE_P(All, FlashPagedCudaSweep, ::testing::ValuesIn(gpu_cases::paged_params()),
                          [](const auto& info) { return info.param.name(); });
 
 // Chunked prefill: a chunk of Sq new queries (bottom-right aligned) over a cached prefix plus
@@ -145,7 +98,7 @@ TEST(FlashPagedCuda, ChunkedPrefill) {
       for (const int splits : {1, 3, 0}) {
         const auto gpu = flash_paged_cuda::make_flash_paged_cuda(splits);
         const DType t = hd == 64 ? DType::bf16 : DType::f16;
-        CaseSpec c = decode_case(t, m, hd);
+        CaseSpec c = gpu_cases::paged_decode_case(t, m, hd);
         c.page_size = 32;
         c.batch = 2;
         c.seqlen_q = 100;
@@ -156,7 +109,7 @@ TEST(FlashPagedCuda, ChunkedPrefill) {
         c.seqlen_q = c.seqlen_k = 513;  // the whole prompt in one chunk
         c.seed = seed++;
         expect_pass(*gpu, c);
-        CaseSpec v = decode_case(t, m, hd);
+        CaseSpec v = gpu_cases::paged_decode_case(t, m, hd);
         v.page_size = 64;
         v.varlen_q = {16, 300, 1, 64};
         v.varlen_k = {16, 4097, 200, 1000};
@@ -168,7 +121,7 @@ TEST(FlashPagedCuda, ChunkedPrefill) {
 // Inputs generated on the device and scattered into the pages give the host path's bits.
 TEST(FlashPagedCuda, DeviceInputsMatchHost) {
   SINKBENCH_SKIP_WITHOUT_GPU();
-  CaseSpec c = decode_case(DType::bf16, MaskKind::sink_tokens, 64);
+  CaseSpec c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::sink_tokens, 64);
   c.varlen_q = {1, 3, 8};
   c.varlen_k = {17, 4097, 1000};
   c.page_size = 16;
@@ -203,7 +156,7 @@ TEST(FlashPagedCuda, SinkExtremesAndNoSink) {
   for (const SinkKind k : {SinkKind::none, SinkKind::extreme})
     for (const int splits : {1, 3, 0}) {
       const auto gpu = flash_paged_cuda::make_flash_paged_cuda(splits);
-      CaseSpec c = decode_case(DType::bf16, MaskKind::causal, 64);
+      CaseSpec c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
       c.sink.kind = k;
       if (k == SinkKind::extreme) c.sink.a = 30;
       c.seqlen_k = 1000;
@@ -216,7 +169,7 @@ TEST(FlashPagedCuda, SinkExtremesAndNoSink) {
 // Runs twice on the same device case: the same bits (no atomics, fixed orders).
 TEST(FlashPagedCuda, Deterministic) {
   SINKBENCH_SKIP_WITHOUT_GPU();
-  CaseSpec c = decode_case(DType::bf16, MaskKind::causal, 64);
+  CaseSpec c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
   c.seqlen_k = 4097;
   c.seqlen_q = 2;
   c.seed = testing::test_seed() + 29;
@@ -254,7 +207,7 @@ TEST(FlashPagedCuda, SplitPlan) {
       EXPECT_GE(plan.splits[size_t(s)] * plan.keys[size_t(s)], span);
     }
   };
-  CaseSpec c = decode_case(DType::bf16, MaskKind::causal, 64);
+  CaseSpec c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
   c.batch = 2;
   c.seqlen_k = 4097;
   fp::SplitPlan p = fp::plan_splits(c, make_layout(c), kSlots, 3);
@@ -304,15 +257,15 @@ TEST(FlashPagedCuda, DeclinesWithReasons) {
   const auto impl = flash_paged_cuda::make_flash_paged_cuda();
   CaseSpec c;
   Support s;
-  c = decode_case(DType::f32, MaskKind::causal, 64);
+  c = gpu_cases::paged_decode_case(DType::f32, MaskKind::causal, 64);
   s = impl->supports(c);
   EXPECT_FALSE(s.ok);
   EXPECT_NE(s.reason.find("fp32"), std::string::npos) << s.reason;
-  c = decode_case(DType::bf16, MaskKind::causal, 96);
+  c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 96);
   s = impl->supports(c);
   EXPECT_FALSE(s.ok);
   EXPECT_NE(s.reason.find("head_dim 96"), std::string::npos) << s.reason;
-  c = decode_case(DType::bf16, MaskKind::causal, 64);
+  c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
   c.page_size = 8;
   s = impl->supports(c);
   EXPECT_FALSE(s.ok);
@@ -322,7 +275,7 @@ TEST(FlashPagedCuda, DeclinesWithReasons) {
 // A page id past the pool or negative, or a table too short for its sequence, is rejected on the
 // host before anything is allocated or launched (runs without a GPU).
 TEST(FlashPagedCuda, RejectsBadBlockTable) {
-  CaseSpec c = decode_case(DType::bf16, MaskKind::causal, 64);
+  CaseSpec c = gpu_cases::paged_decode_case(DType::bf16, MaskKind::causal, 64);
   c.batch = 2;
   c.seqlen_k = 100;
   const Inputs in = generate(c);
@@ -375,8 +328,8 @@ TEST(FlashPagedCudaTuning, DISABLED_DecodeSpeed) {
                           {1, 131072, false, {0, 32, 64, 128}}};
   cuda::L2Flusher flusher;
   for (const Shape& sh : shapes) {
-    CaseSpec c =
-        decode_case(DType::bf16, sh.window ? MaskKind::sliding_window : MaskKind::causal, 64);
+    CaseSpec c = gpu_cases::paged_decode_case(
+        DType::bf16, sh.window ? MaskKind::sliding_window : MaskKind::causal, 64);
     c.heads_q = 64;
     c.heads_kv = 8;
     c.page_size = 64;

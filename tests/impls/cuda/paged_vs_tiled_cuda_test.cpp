@@ -34,6 +34,7 @@
 #include "impls/tiled/cuda/tiled_cuda.h"
 #include "oracle/oracle.h"
 #include "oracle/verdict.h"
+#include "tests/impls/cuda/gpu_cases.h"
 #include "tests/impls/cuda/gpu_test_util.h"
 #include "tests/support/judge.h"
 #include "tests/support/test_seed.h"
@@ -41,13 +42,8 @@
 namespace sinkbench {
 namespace {
 
-MaskRule mask_of(MaskKind k) {
-  MaskRule m;
-  m.kind = k;
-  if (k == MaskKind::sliding_window || k == MaskKind::sink_tokens) m.window = 128;
-  if (k == MaskKind::sink_tokens) m.sink_tokens = 4;
-  return m;
-}
+using gpu_cases::expect_pass;
+using gpu_cases::mask_of;
 
 // Policy v1 with every constant doubled: measure() against one implementation's outputs then
 // bounds the difference of two implementations each within policy v1 of the exact result.

@@ -21,12 +21,16 @@
 #include "impls/impl.h"
 #include "impls/tiled/cuda/tiled_cuda.h"
 #include "oracle/oracle.h"
+#include "tests/impls/cuda/gpu_cases.h"
 #include "tests/impls/cuda/gpu_test_util.h"
 #include "tests/support/judge.h"
 #include "tests/support/test_seed.h"
 
 namespace sinkbench {
 namespace {
+
+using gpu_cases::expect_pass;
+using gpu_cases::mask_of;
 
 const Impl& tiled_cuda() {
   const Impl* i = find_impl("tiled/cuda");
@@ -53,14 +57,6 @@ void expect_pass(const CaseSpec& c) {
   ASSERT_TRUE(sup.ok) << sup.reason;
   const testing::Judged j = testing::run_and_judge(impl, c);
   EXPECT_EQ(j.verdict.status, Status::pass) << testing::summary(j);
-}
-
-MaskRule mask_of(MaskKind k) {
-  MaskRule m;
-  m.kind = k;
-  if (k == MaskKind::sliding_window || k == MaskKind::sink_tokens) m.window = 128;
-  if (k == MaskKind::sink_tokens) m.sink_tokens = 4;
-  return m;
 }
 
 struct SweepParam {
