@@ -233,9 +233,16 @@ std::string case_label(const CaseSpec& c) {
                      c.input == InputDist::normal ? "" : " " + std::string(input_name(c.input)));
 }
 
+Layout::LseStrides Layout::lse_strides() const {
+  if (varlen) return {0, total_q(), true};
+  const int64_t rows = seqs > 0 ? sq(0) : 0;
+  return {int64_t(heads_q) * rows, rows, false};
+}
+
 int64_t Layout::lse_offset(int s, int h, int64_t i) const {
-  if (varlen) return int64_t(h) * total_q() + cu_q[size_t(s)] + i;
-  return (int64_t(s) * heads_q + h) * sq(0) + i;
+  const LseStrides st = lse_strides();
+  return int64_t(s) * st.seq_stride + int64_t(h) * st.head_stride +
+         (st.packed_rows ? cu_q[size_t(s)] + i : i);
 }
 
 Layout make_layout(const CaseSpec& c) {

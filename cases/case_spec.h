@@ -98,6 +98,15 @@ struct Layout {
   int64_t kv_offset(int s, int64_t j, int h) const {
     return ((cu_k[size_t(s)] + j) * heads_kv + h) * head_dim;
   }
+  // lse element of (sequence s, query head h, row i) = s * seq_stride + h * head_stride
+  //   + (packed_rows ? cu_q[s] + i : i): [B, Hq, Sq] for fixed lengths, [Hq, total_q] for
+  // varlen. The strides the kernels take; lse_offset is defined by them.
+  struct LseStrides {
+    int64_t seq_stride = 0;
+    int64_t head_stride = 0;
+    bool packed_rows = false;
+  };
+  LseStrides lse_strides() const;
   int64_t lse_offset(int s, int h, int64_t i) const;
   int64_t lse_size() const { return total_q() * heads_q; }
 };

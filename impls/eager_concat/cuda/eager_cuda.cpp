@@ -207,7 +207,7 @@ void EagerDeviceCase::launch_row_kernel(int s) {
   p.sk = L.sk(s);
   p.heads_q = L.heads_q;
   p.lse_base = L.lse_offset(s, 0, 0);
-  p.lse_head_stride = L.varlen ? L.total_q() : L.sq(s);
+  p.lse_head_stride = L.lse_strides().head_stride;
   p.mask = case_.mask;
   p.scale = scale_;
   p.mask_value = float(-dtype_max(case_.dtype));

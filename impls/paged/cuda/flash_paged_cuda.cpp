@@ -279,15 +279,10 @@ void DevicePagedCase::finish_setup(const PagedKV& kv, const std::vector<float>& 
   p.kv_head_stride = kv.head_dim;
   p.block_table_stride = table_width_;
   p.part_split_stride = nq;
-  if (l.varlen) {
-    p.lse_seq_stride = 0;
-    p.lse_head_stride = l.total_q();
-    p.lse_packed_rows = true;
-  } else {
-    p.lse_seq_stride = int64_t(c.heads_q) * l.sq(0);
-    p.lse_head_stride = l.sq(0);
-    p.lse_packed_rows = false;
-  }
+  const Layout::LseStrides lse = l.lse_strides();
+  p.lse_seq_stride = lse.seq_stride;
+  p.lse_head_stride = lse.head_stride;
+  p.lse_packed_rows = lse.packed_rows;
   p.num_seqs = l.seqs;
   p.heads_q = c.heads_q;
   p.heads_kv = c.heads_kv;

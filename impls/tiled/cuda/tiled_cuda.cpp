@@ -92,15 +92,10 @@ DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in, bool use_sink)
   p.v_head_stride = c.head_dim;
   p.o_row_stride = p.q_row_stride;
   p.o_head_stride = c.head_dim;
-  if (l.varlen) {
-    p.lse_seq_stride = 0;
-    p.lse_head_stride = l.total_q();
-    p.lse_packed_rows = true;
-  } else {
-    p.lse_seq_stride = int64_t(c.heads_q) * l.sq(0);
-    p.lse_head_stride = l.sq(0);
-    p.lse_packed_rows = false;
-  }
+  const Layout::LseStrides lse = l.lse_strides();
+  p.lse_seq_stride = lse.seq_stride;
+  p.lse_head_stride = lse.head_stride;
+  p.lse_packed_rows = lse.packed_rows;
   p.num_seqs = l.seqs;
   p.heads_q = c.heads_q;
   p.heads_kv = c.heads_kv;
