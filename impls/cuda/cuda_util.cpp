@@ -129,6 +129,20 @@ void L2Flusher::flush(cudaStream_t stream) {
   SB_CUDA(launch_l2_read(buf_.get(), buf_.bytes(), static_cast<unsigned*>(sink_.get()), stream));
 }
 
+const DeviceInfo& target_device() {
+  static const DeviceInfo d = query_device(0);
+  return d;
+}
+
+Support target_device_support() {
+  const DeviceInfo& d = target_device();
+  if (!d.present) return Support::no("no GPU: " + d.reason);
+  if (d.sm_major != 9 || d.sm_minor != 0)
+    return Support::no(
+        fmt::format("built for sm_90a; device is {} (sm_{}{})", d.name, d.sm_major, d.sm_minor));
+  return Support::yes();
+}
+
 ForwardResult fetch_outputs(const CaseSpec& c, const Layout& layout, const GuardedBuffer& o,
                             const GuardedBuffer& lse, const std::string& impl) {
   ForwardResult r;

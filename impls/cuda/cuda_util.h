@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cases/case_spec.h"
+#include "core/device.h"
 #include "impls/impl.h"
 
 namespace sinkbench::cuda {
@@ -86,6 +87,28 @@ class L2Flusher {
  private:
   DeviceBuffer buf_, sink_;
 };
+
+// One timed run of a case on `stream`: o and lse poisoned first (outside the timed region), then
+// `launch()` (which queues the kernels) between two CUDA events; the seconds between them.
+template <class Launch>
+double timed_run(const GuardedBuffer& o, const GuardedBuffer& lse, cudaStream_t stream,
+                 Launch&& launch) {
+  o.poison(stream);
+  lse.poison(stream);
+  EventTimer timer;
+  timer.start(stream);
+  launch();
+  timer.stop(stream);
+  const double seconds = timer.seconds();
+  SB_CUDA(cudaGetLastError());
+  return seconds;
+}
+
+// The GPU the CUDA implementations run on (ordinal 0), queried once.
+const DeviceInfo& target_device();
+// ok on the sm_90 GPU the kernels are built for (sm_90a); otherwise why not: no GPU (with
+// query_device's reason) or another architecture.
+Support target_device_support();
 
 // o ([total_q, Hq, D], case dtype) and lse (fp32) of one case copied back through
 // fetch_checked, so a broken guard or an unwritten element throws, naming impl and case.

@@ -29,11 +29,6 @@ void check_cublas(cublasStatus_t st, const char* what, const char* file, int lin
 }
 #define SB_CUBLAS(expr) check_cublas((expr), #expr, __FILE__, __LINE__)
 
-const DeviceInfo& device() {
-  static const DeviceInfo d = query_device(0);
-  return d;
-}
-
 // One handle per process, created on first use. Reduced-precision split-K reductions are
 // disallowed: every partial sum stays fp32, the accumulation eager_concat/cpu models (PyTorch's
 // default allows them for bf16/fp16; docs/impls/eager_concat_cuda.md). Never destroyed: a
@@ -78,12 +73,7 @@ Support supports_case(const CaseSpec& c) {
     return Support::no(
         fmt::format("eager materialises [Hq, Sq, Sk] logits: {:.1f} GiB exceeds the {} GiB budget",
                     double(bytes) / double(int64_t(1) << 30), kLogitsBudgetBytes >> 30));
-  const DeviceInfo& d = device();
-  if (!d.present) return Support::no("no GPU: " + d.reason);
-  if (d.sm_major != 9 || d.sm_minor != 0)
-    return Support::no(
-        fmt::format("built for sm_90a; device is {} (sm_{}{})", d.name, d.sm_major, d.sm_minor));
-  return Support::yes();
+  return cuda::target_device_support();
 }
 
 namespace {
@@ -142,16 +132,11 @@ EagerDeviceCase::EagerDeviceCase(const CaseSpec& c, const Inputs& in, DeviceKV k
 }
 
 double EagerDeviceCase::run() {
-  o_.poison();
-  lse_.poison();
   SB_CUBLAS(cublasSetStream(handle(), nullptr));
-  cuda::EventTimer timer;
-  timer.start();
-  for (int s = 0; s < layout_.seqs; ++s)
-    if (layout_.sq(s) > 0) launch_sequence(s);
-  timer.stop();
-  seconds_ = timer.seconds();
-  SB_CUDA(cudaGetLastError());
+  seconds_ = cuda::timed_run(o_, lse_, nullptr, [&] {
+    for (int s = 0; s < layout_.seqs; ++s)
+      if (layout_.sq(s) > 0) launch_sequence(s);
+  });
   return seconds_;
 }
 

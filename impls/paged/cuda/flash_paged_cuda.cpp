@@ -21,11 +21,6 @@ namespace sinkbench::flash_paged_cuda {
 
 namespace {
 
-const DeviceInfo& device() {
-  static const DeviceInfo d = query_device(0);
-  return d;
-}
-
 int64_t longest_sq(const Layout& l) {
   int64_t m = 0;
   for (int s = 0; s < l.seqs; ++s)
@@ -52,12 +47,7 @@ Support supports_case(const CaseSpec& c) {
   if (int64_t(c.num_seqs()) * c.heads_kv > 65535)
     return Support::no(fmt::format("{} sequences x {} KV heads exceed the grid's 65535",
                                    c.num_seqs(), c.heads_kv));
-  const DeviceInfo& d = device();
-  if (!d.present) return Support::no("no GPU: " + d.reason);
-  if (d.sm_major != 9 || d.sm_minor != 0)
-    return Support::no(
-        fmt::format("built for sm_90a; device is {} (sm_{}{})", d.name, d.sm_major, d.sm_minor));
-  return Support::yes();
+  return cuda::target_device_support();
 }
 
 void check_block_table(const PagedKV& kv, const Layout& layout) {
@@ -224,7 +214,7 @@ void DevicePagedCase::finish_setup(const PagedKV& kv, const std::vector<float>& 
   const Layout& l = layout_;
   const int per_sm = cuda::dispatch_fwd(
       c.dtype, c.head_dim, [&]<DType T, int HD>() { return paged_split_ctas_per_sm<T, HD>(); });
-  const SplitPlan plan = plan_splits(c, l, device().sm_count * per_sm, num_splits);
+  const SplitPlan plan = plan_splits(c, l, cuda::target_device().sm_count * per_sm, num_splits);
   splits_ = plan.splits;
   const size_t es = size_t(dtype_size(c.dtype));
   const int64_t nq = l.total_q() * c.heads_q * c.head_dim;
@@ -297,17 +287,11 @@ void DevicePagedCase::finish_setup(const PagedKV& kv, const std::vector<float>& 
 }
 
 double DevicePagedCase::run(cudaStream_t stream) {
-  o_.poison(stream);
-  lse_.poison(stream);
-  cuda::EventTimer timer;
-  timer.start(stream);
-  SB_CUDA(cuda::dispatch_fwd(case_.dtype, case_.head_dim, [&]<DType T, int HD>() {
-    return launch_paged_fwd<T, HD>(params_, stream);
-  }));
-  timer.stop(stream);
-  const double s = timer.seconds();
-  SB_CUDA(cudaGetLastError());
-  return s;
+  return cuda::timed_run(o_, lse_, stream, [&] {
+    SB_CUDA(cuda::dispatch_fwd(case_.dtype, case_.head_dim, [&]<DType T, int HD>() {
+      return launch_paged_fwd<T, HD>(params_, stream);
+    }));
+  });
 }
 
 ForwardResult DevicePagedCase::fetch() const {
@@ -323,10 +307,10 @@ class FlashPagedCuda final : public Impl {
   std::string family() const override { return "paged"; }
   Device device() const override { return Device::cuda; }
   std::string description() const override {
-    return "split-KV decode over shuffled pages read through the block table, the query heads "
-           "of a KV group sharing each K/V tile: fp32 logits and online softmax, P rounded to "
-           "the dtype before P@V, fp32 partials, a combine adding the sink once, one output "
-           "rounding";
+    return "split-KV attention over shuffled pages read through the block table (decode, "
+           "speculative decode, chunked prefill), the query heads of a KV group sharing each K/V "
+           "tile: mma.sync logits and online softmax, P rounded to the dtype before P@V, fp32 "
+           "partials, a combine adding the sink once, one output rounding";
   }
   Support supports(const CaseSpec& c) const override {
     if (num_splits_ > kMaxSplits)

@@ -419,15 +419,19 @@ cudaError_t prepare_split_kernel() {
 
 template <DType T, int HeadDim>
 int paged_split_ctas_per_sm() {
-  int n = 0;
-  if (prepare_split_kernel<T, HeadDim>() != cudaSuccess ||
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(
-          &n, paged_split_kernel<T, HeadDim>, kSplitThreads, PagedTraits<T, HeadDim>::kSmemBytes) !=
-          cudaSuccess) {
-    cudaGetLastError();  // a failed query is not the caller's error
-    return 1;
-  }
-  return n > 0 ? n : 1;
+  // Queried once per instantiation: it depends only on the kernel and the device.
+  static const int ctas = [] {
+    int n = 0;
+    if (prepare_split_kernel<T, HeadDim>() != cudaSuccess ||
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(
+            &n, paged_split_kernel<T, HeadDim>, kSplitThreads,
+            PagedTraits<T, HeadDim>::kSmemBytes) != cudaSuccess) {
+      cudaGetLastError();  // a failed query is not the caller's error
+      return 1;
+    }
+    return n > 0 ? n : 1;
+  }();
+  return ctas;
 }
 
 template <DType T, int HeadDim>

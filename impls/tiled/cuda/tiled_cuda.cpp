@@ -20,26 +20,12 @@
 
 namespace sinkbench::tiled_cuda {
 
-namespace {
-
-const DeviceInfo& device() {
-  static const DeviceInfo d = query_device(0);
-  return d;
-}
-
-}  // namespace
-
 Support supports_case(const CaseSpec& c) {
   const std::string why = cuda::unsupported_reason(c.dtype, c.head_dim);
   if (!why.empty()) return Support::no(why);
   if (c.heads_kv <= 0 || c.heads_q % c.heads_kv != 0)
     return Support::no("heads_q must be a multiple of heads_kv");
-  const DeviceInfo& d = device();
-  if (!d.present) return Support::no("no GPU: " + d.reason);
-  if (d.sm_major != 9 || d.sm_minor != 0)
-    return Support::no(
-        fmt::format("built for sm_90a; device is {} (sm_{}{})", d.name, d.sm_major, d.sm_minor));
-  return Support::yes();
+  return cuda::target_device_support();
 }
 
 DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in, bool use_sink)
@@ -136,24 +122,18 @@ double DeviceCase::run(cudaStream_t stream, int variant) {
   if (variant < 0) variant = default_variant(case_);
   if (variant >= kNumTileVariants)
     throw InternalError(fmt::format("tiled/cuda: no tile variant {}", variant));
-  o_.poison(stream);
-  lse_.poison(stream);
-  cuda::EventTimer timer;
-  timer.start(stream);
-  SB_CUDA(cuda::dispatch_fwd(case_.dtype, case_.head_dim, [&]<DType T, int HD>() {
-    switch (variant) {
-      case kRows64Warps4:
-        return launch_fwd<T, HD, kRows64Warps4>(params_, stream);
-      case kRows128Warps4:
-        return launch_fwd<T, HD, kRows128Warps4>(params_, stream);
-      default:
-        return launch_fwd<T, HD, kRows128Warps8>(params_, stream);
-    }
-  }));
-  timer.stop(stream);
-  const double s = timer.seconds();
-  SB_CUDA(cudaGetLastError());
-  return s;
+  return cuda::timed_run(o_, lse_, stream, [&] {
+    SB_CUDA(cuda::dispatch_fwd(case_.dtype, case_.head_dim, [&]<DType T, int HD>() {
+      switch (variant) {
+        case kRows64Warps4:
+          return launch_fwd<T, HD, kRows64Warps4>(params_, stream);
+        case kRows128Warps4:
+          return launch_fwd<T, HD, kRows128Warps4>(params_, stream);
+        default:
+          return launch_fwd<T, HD, kRows128Warps8>(params_, stream);
+      }
+    }));
+  });
 }
 
 ForwardResult DeviceCase::fetch() const {

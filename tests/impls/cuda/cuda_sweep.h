@@ -17,35 +17,14 @@
 #include "core/dtype.h"
 #include "impls/impl.h"
 #include "oracle/oracle.h"
+#include "tests/impls/cuda/gpu_cases.h"
 #include "tests/support/judge.h"
 
 namespace sinkbench::testing {
 
-inline const Impl& impl_named(const std::string& name) {
-  const Impl* i = find_impl(name);
-  EXPECT_NE(i, nullptr) << name << " is not registered";
-  return *i;
-}
-
-// The CPU oracle judges a declared subset of rows and heads on the largest cases; the kernels
-// still compute every row.
-inline void sample_if_large(CaseSpec& c) {
-  double work = 0;
-  for (int s = 0; s < c.num_seqs(); ++s)
-    work += double(c.sq(s)) * double(c.sk(s));
-  if (work * c.heads_q > double(1 << 25)) {
-    c.sample_rows = 64;
-    c.sample_heads = 4;
-  }
-}
-
-inline void expect_pass(const Impl& impl, const CaseSpec& c) {
-  SCOPED_TRACE(impl.name() + " " + case_label(c) + " seed " + std::to_string(c.seed));
-  const Support sup = impl.supports(c);
-  ASSERT_TRUE(sup.ok) << sup.reason;
-  const Judged j = run_and_judge(impl, c);
-  EXPECT_EQ(j.verdict.status, Status::pass) << summary(j);
-}
+using gpu_cases::expect_pass;
+using gpu_cases::impl_named;
+using gpu_cases::sample_if_large;
 
 enum class SweepMask { none, causal, window7, window128, sink_tokens };
 

@@ -33,17 +33,8 @@ namespace {
 using gpu_cases::expect_pass;
 using gpu_cases::mask_of;
 
-// The oracle judges a declared subset of rows and heads on prefill-sized cases (first and last
-// rows, tile seams, random rows); the GPU still computes every row.
-void sample_if_large(CaseSpec& c) {
-  double work = 0;
-  for (int s = 0; s < c.num_seqs(); ++s)
-    work += double(c.sq(s)) * double(c.sk(s));
-  if (work * c.heads_q > double(1 << 20)) {
-    c.sample_rows = 64;
-    c.sample_heads = 4;
-  }
-}
+// Past this much work the oracle judges a sample of rows: prefill-sized cases in this file.
+constexpr double kMaxOracleWork = double(1 << 20);
 
 class EagerPagedCudaSweep : public ::testing::TestWithParam<gpu_cases::PagedParam> {};
 
@@ -92,7 +83,7 @@ TEST_P(EagerPagedCudaSweep, PassesPolicy) {
       cases.push_back(p);
       for (CaseSpec& c : cases) {
         c.seed = seed++;
-        sample_if_large(c);
+        gpu_cases::sample_if_large(c, kMaxOracleWork);
         expect_pass(*impl, c);
       }
     }

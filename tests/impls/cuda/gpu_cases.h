@@ -1,6 +1,7 @@
-// tests/impls/cuda/gpu_cases.h — what the GPU test files share: the gpt-oss masks (window 128,
-// 4 sink tokens), the policy check of one case with its seed in the trace, and the paged
-// family's sweep parameters (dtype x mask x head dim) and decode case.
+// tests/impls/cuda/gpu_cases.h — what the GPU test files share: implementations by name, the
+// gpt-oss masks (window 128, 4 sink tokens), oracle sampling on large cases, the policy check of
+// one case with its seed in the trace, and the paged family's sweep parameters (dtype x mask x
+// head dim) and decode case.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,6 +15,25 @@
 #include "tests/support/judge.h"
 
 namespace sinkbench::gpu_cases {
+
+inline const Impl& impl_named(const std::string& name) {
+  const Impl* i = find_impl(name);
+  EXPECT_NE(i, nullptr) << name << " is not registered";
+  return *i;
+}
+
+// Keeps the CPU oracle affordable on large cases: past `max_work` (query rows x keys x heads) it
+// judges a declared subset of rows (first, last, tile seams, random) and heads; the kernels still
+// compute every row.
+inline void sample_if_large(CaseSpec& c, double max_work = double(1 << 25)) {
+  double work = 0;
+  for (int s = 0; s < c.num_seqs(); ++s)
+    work += double(c.sq(s)) * double(c.sk(s));
+  if (work * c.heads_q > max_work) {
+    c.sample_rows = 64;
+    c.sample_heads = 4;
+  }
+}
 
 // The mask kinds as the GPU tests use them: sliding window 128, sink tokens 4 + window 128.
 inline MaskRule mask_of(MaskKind k) {

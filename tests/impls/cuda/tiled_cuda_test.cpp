@@ -21,6 +21,7 @@
 #include "impls/impl.h"
 #include "impls/tiled/cuda/tiled_cuda.h"
 #include "oracle/oracle.h"
+#include "tests/impls/cuda/cuda_sweep.h"
 #include "tests/impls/cuda/gpu_cases.h"
 #include "tests/impls/cuda/gpu_test_util.h"
 #include "tests/support/judge.h"
@@ -33,30 +34,13 @@ using gpu_cases::expect_pass;
 using gpu_cases::mask_of;
 
 const Impl& tiled_cuda() {
-  const Impl* i = find_impl("tiled/cuda");
-  EXPECT_NE(i, nullptr) << "tiled/cuda is not registered";
-  return *i;
+  return gpu_cases::impl_named("tiled/cuda");
 }
 
-// Keeps the CPU oracle affordable on the largest cases: it then judges a declared subset of rows
-// (first, last, tile seams, random) and heads; the kernel still computes every row.
-void sample_if_large(CaseSpec& c) {
-  double work = 0;
-  for (int s = 0; s < c.num_seqs(); ++s)
-    work += double(c.sq(s)) * double(c.sk(s));
-  if (work * c.heads_q > double(1 << 25)) {
-    c.sample_rows = 64;
-    c.sample_heads = 4;
-  }
-}
+using gpu_cases::sample_if_large;
 
 void expect_pass(const CaseSpec& c) {
-  SCOPED_TRACE(case_label(c) + " seed " + std::to_string(c.seed));
-  const Impl& impl = tiled_cuda();
-  const Support sup = impl.supports(c);
-  ASSERT_TRUE(sup.ok) << sup.reason;
-  const testing::Judged j = testing::run_and_judge(impl, c);
-  EXPECT_EQ(j.verdict.status, Status::pass) << testing::summary(j);
+  gpu_cases::expect_pass(tiled_cuda(), c);
 }
 
 struct SweepParam {
@@ -337,6 +321,20 @@ TEST(TiledCudaTuning, DISABLED_VariantSpeed) {
 // and MMA summation order differ). Stated bound, per element, with M = P|V| from the oracle:
 //   |o_gpu - o_cpu| <= 4 u M + 8 u32 sqrt(n+1) M      (two output roundings, P roundings that
 //   |lse_gpu - lse_cpu| <= 8 u32 (sqrt(n+1) + |lse|)    may land on either side, two fp32 sums)
+struct TiledVsCpuBound final : testing::VsCpuBound {
+  explicit TiledVsCpuBound(double unit) : u(unit) {}
+  double o(const OracleResult& ref, size_t r, size_t hi, int d, double nvis, float,
+           float) const override {
+    const double M = ref.m[ref.at(r, hi, d)];
+    return 4 * u * M + 8 * u32 * std::sqrt(nvis + 1) * M;
+  }
+  double lse(const OracleResult&, size_t, size_t, double nvis, double lse_cpu) const override {
+    return 8 * u32 * (std::sqrt(nvis + 1) + std::fabs(lse_cpu));
+  }
+  double u;
+  const double u32 = std::ldexp(1.0, -24);
+};
+
 TEST(TiledCudaVsCpu, WithinStatedBound) {
   SINKBENCH_SKIP_WITHOUT_GPU();
   const Impl* cpu = find_impl("tiled/cpu");
@@ -351,34 +349,8 @@ TEST(TiledCudaVsCpu, WithinStatedBound) {
         c.mask = mask_of(m);
         c.seqlen_q = 300;
         c.seqlen_k = 517;
-        SCOPED_TRACE(case_label(c));
         if (!cpu->supports(c).ok) continue;
-        const Inputs in = generate(c);
-        const OracleResult ref = oracle_forward(c, in);
-        const ForwardResult g = tiled_cuda().forward(c, in);
-        const ForwardResult h = cpu->forward(c, in);
-        const double u = unit_roundoff(t), u32 = std::ldexp(1.0, -24);
-        for (size_t r = 0; r < ref.rows.size(); ++r) {
-          const int s = ref.rows.seq[r];
-          const int64_t i = ref.rows.row[r];
-          const double nvis = double(visible_count(c.mask, i, c.sq(s), c.sk(s)));
-          for (size_t hi = 0; hi < ref.rows.heads.size(); ++hi) {
-            const int head = ref.rows.heads[hi];
-            const int64_t li = in.layout.lse_offset(s, head, i);
-            const double lg = g.lse[size_t(li)], lc = h.lse[size_t(li)];
-            if (std::isfinite(lc) || std::isfinite(lg)) {
-              ASSERT_LE(std::fabs(lg - lc), 8 * u32 * (std::sqrt(nvis + 1) + std::fabs(lc)))
-                  << "lse row " << i << " head " << head;
-            }
-            for (int d = 0; d < hd; ++d) {
-              const int64_t oi = in.layout.q_offset(s, i, head) + d;
-              const double M = ref.m[ref.at(r, hi, d)];
-              const double bound = 4 * u * M + 8 * u32 * std::sqrt(nvis + 1) * M;
-              ASSERT_LE(std::fabs(double(g.o.get(oi)) - double(h.o.get(oi))), bound)
-                  << "o row " << i << " head " << head << " dim " << d;
-            }
-          }
-        }
+        testing::expect_within(tiled_cuda(), *cpu, c, TiledVsCpuBound(unit_roundoff(t)));
       }
     }
   }
