@@ -102,24 +102,35 @@ const char* variant_name(int variant) {
       return "64 rows, 4 warps x 16";
     case kRows128Warps4:
       return "128 rows, 4 warps x 32";
+    case kWgmmaRows64:
+      return "64 rows, wgmma, 1 warpgroup + producer, two CTAs per SM";
+    case kWgmmaRows128:
+      return "128 rows, wgmma, 2 warpgroups x 64 + producer";
+    case kWgmmaRows192:
+      return "192 rows (128 at D 128), wgmma, warpgroups x 64 + producer";
     default:
       return "unknown variant";
   }
 }
 
 int default_variant(const CaseSpec& c) {
-  // The fastest on an H100 (tests/impls/cuda DISABLED_VariantSpeed, bench/RESULTS.md): at D 64
-  // long causal/full rows take 32-row warp strips (fewer shared-memory reads per MMA), windows
-  // (2-3 key tiles per CTA, latency-bound) 8 warps x 16 rows two CTAs per SM; at D 128 64-row
-  // CTAs, two per SM, for both.
+  // The fastest on an H100 (tests/impls/cuda DISABLED_VariantSpeed, bench/RESULTS.md): long rows
+  // (causal, no mask) take the Hopper warpgroup kernel, 3 consumer warpgroups at D 64 and 2 at
+  // D 128; windows (3 key tiles per 64-row CTA) 64-row mma.sync CTAs, two per SM.
   const MaskKind k = c.mask.kind;
-  const bool windowed = k == MaskKind::sliding_window || k == MaskKind::sink_tokens;
-  if (c.head_dim == 128) return kRows64Warps4;
-  return windowed ? kRows128Warps8 : kRows128Warps4;
+  if (k == MaskKind::sliding_window || k == MaskKind::sink_tokens) return kRows64Warps4;
+  return c.head_dim == 128 ? kWgmmaRows128 : kWgmmaRows192;
 }
 
-double DeviceCase::run(cudaStream_t stream, int variant) {
+bool default_heads_first(const CaseSpec&) {
+  // Faster or equal for every shape and mask measured (bench/RESULTS.md): the query heads of a
+  // KV group run side by side and share its K/V tiles in L2.
+  return true;
+}
+
+double DeviceCase::run(cudaStream_t stream, int variant, int heads_first) {
   if (variant < 0) variant = default_variant(case_);
+  params_.heads_first = heads_first < 0 ? default_heads_first(case_) : heads_first != 0;
   if (variant >= kNumTileVariants)
     throw InternalError(fmt::format("tiled/cuda: no tile variant {}", variant));
   return cuda::timed_run(o_, lse_, stream, [&] {
@@ -129,6 +140,12 @@ double DeviceCase::run(cudaStream_t stream, int variant) {
           return launch_fwd<T, HD, kRows64Warps4>(params_, stream);
         case kRows128Warps4:
           return launch_fwd<T, HD, kRows128Warps4>(params_, stream);
+        case kWgmmaRows64:
+          return launch_fwd<T, HD, kWgmmaRows64>(params_, stream);
+        case kWgmmaRows128:
+          return launch_fwd<T, HD, kWgmmaRows128>(params_, stream);
+        case kWgmmaRows192:
+          return launch_fwd<T, HD, kWgmmaRows192>(params_, stream);
         default:
           return launch_fwd<T, HD, kRows128Warps8>(params_, stream);
       }
@@ -148,9 +165,10 @@ class TiledCuda final : public Impl {
   std::string family() const override { return "tiled"; }
   Device device() const override { return Device::cuda; }
   std::string description() const override {
-    return "FlashAttention-2 style forward on tensor cores (mma.sync m16n8k16, fp32 accumulate): "
-           "online softmax over BLOCK_N key tiles, P rounded to the dtype before P.V, sink added "
-           "once at finalize, one output rounding, fp32 sink-inclusive lse";
+    return "FlashAttention-style forward on tensor cores (Hopper wgmma warpgroups with a producer "
+           "warpgroup for long rows, mma.sync m16n8k16 for windows; fp32 accumulate): online "
+           "softmax over BLOCK_N key tiles, P rounded to the dtype before P.V, sink added once at "
+           "finalize, one output rounding, fp32 sink-inclusive lse";
   }
   Support supports(const CaseSpec& c) const override { return supports_case(c); }
   // Same rounding points as tiled/cpu (P rounded to the dtype before P.V), so the same floor.

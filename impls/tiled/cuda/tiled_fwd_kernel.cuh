@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "impls/cuda/mma.cuh"
+#include "impls/tiled/cuda/tiled_fwd_common.cuh"
 #include "impls/tiled/cuda/tiled_fwd_params.h"
 #include "impls/tiled/tiled_traits.h"
 
@@ -42,6 +43,7 @@ struct KernelTraits {
   static_assert(T == DType::bf16 || T == DType::f16, "tensor-core path: bf16 or fp16 only");
   static_assert(HeadDim == 64 || HeadDim == 128, "instantiated head dims: 64 and 128");
   static_assert(Variant >= 0 && Variant < kNumTileVariants, "a TileVariant");
+  static_assert(!kShape.warpgroups, "warpgroup shapes: tiled_fwd_wgmma_kernel.cuh");
   static_assert(kBlockM == kMTiles * 16 * kWarps, "rows split evenly into 16-row strips");
   static_assert(kBlockM % 16 == 0 && kBlockN % 16 == 0, "tiles are whole m16n8k16 steps");
   static_assert(kChunksPerRow % 8 == 0, "the XOR swizzle permutes 8 chunks within a row");
@@ -71,17 +73,11 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
   uint16_t* sK = sQ + KT::kQElems;             // kStages tiles
   uint16_t* sV = sK + kStages * KT::kKVElems;  // kStages tiles
 
-  // Heaviest causal blocks (last rows) first: they see the most tiles, so the tail is shorter.
-  const int m_block = int(gridDim.x) - 1 - int(blockIdx.x);
-  const int h = blockIdx.y;
-  const int s = blockIdx.z;
-  const int64_t q_begin = p.cu_seqlens_q[s];
-  const int64_t sq = p.cu_seqlens_q[s + 1] - q_begin;
-  const int64_t k_begin = p.cu_seqlens_k[s];
-  const int64_t sk = p.cu_seqlens_k[s + 1] - k_begin;
-  const int64_t m0 = int64_t(m_block) * BM;
-  if (m0 >= sq) return;
-  const int hkv = h / (p.heads_q / p.heads_kv);
+  const CtaRows rows = cta_rows<BM>(p);
+  if (!rows.valid) return;
+  const int h = rows.h, hkv = rows.hkv, s = rows.s;
+  const int64_t q_begin = rows.q_begin, sq = rows.sq, k_begin = rows.k_begin, sk = rows.sk;
+  const int64_t m0 = rows.m0;
 
   const int tid = threadIdx.x;
   const int warp = tid >> 5;
@@ -89,57 +85,8 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
   const int g = lane >> 2;   // MMA group: fragment row
   const int tig = lane & 3;  // thread in group: fragment column pair
 
-  // ---- Key tiles this CTA visits: the union of its rows' visible ranges, as <= 2 tile runs.
-  const int64_t rows_end = m0 + BM < sq ? m0 + BM : sq;
-  const int64_t p_first = m0 + sk - sq;
-  const int64_t p_last = rows_end - 1 + sk - sq;
-  auto clampk = [sk](int64_t x) -> int64_t { return x < 0 ? 0 : (x > sk ? sk : x); };
-  int64_t a_lo = 0, a_hi = 0, b_lo = 0, b_hi = 0;
-  const MaskRule& mask = p.mask;
-  switch (mask.kind) {
-    case MaskKind::none:
-      a_hi = sk;
-      break;
-    case MaskKind::causal:
-      a_hi = clampk(p_last + 1);
-      break;
-    case MaskKind::sliding_window:
-      a_lo = clampk(p_first - mask.window + 1);
-      a_hi = clampk(p_last + 1);
-      break;
-    case MaskKind::sink_tokens:
-      a_hi = clampk(p_last + 1);
-      if (clampk(mask.sink_tokens) < a_hi) a_hi = clampk(mask.sink_tokens);
-      b_lo = clampk(p_first - mask.window + 1);
-      b_hi = clampk(p_last + 1);
-      break;
-  }
-  const int64_t ta_lo = a_lo / BN;
-  const int64_t ta_hi = a_hi > a_lo ? (a_hi + BN - 1) / BN : ta_lo;
-  int64_t tb_lo = b_lo / BN;
-  int64_t tb_hi = b_hi > b_lo ? (b_hi + BN - 1) / BN : tb_lo;
-  if (tb_lo < ta_hi) tb_lo = ta_hi;
-  if (tb_hi < tb_lo) tb_hi = tb_lo;
-  const int64_t n_a = ta_hi - ta_lo;
-  const int64_t n_tiles = n_a + (tb_hi - tb_lo);
-  auto tile_of = [&](int64_t t) -> int64_t { return t < n_a ? ta_lo + t : tb_lo + (t - n_a); };
-
-  // True when every valid row of the CTA sees every key of tile [j0, j0 + BN): no masking needed.
-  auto tile_unmasked = [&](int64_t j0) -> bool {
-    const int64_t j1 = j0 + BN;  // exclusive
-    if (j1 > sk) return false;
-    switch (mask.kind) {
-      case MaskKind::none:
-        return true;
-      case MaskKind::causal:
-        return j1 - 1 <= p_first;
-      case MaskKind::sliding_window:
-        return j1 - 1 <= p_first && j0 > p_last - mask.window;
-      case MaskKind::sink_tokens:
-        return j1 - 1 <= p_first && (j0 > p_last - mask.window || j1 <= mask.sink_tokens);
-    }
-    return false;
-  };
+  const KeyTiles<BN> tiles(p.mask, m0, rows.rows_end, sq, sk);
+  const int64_t n_tiles = tiles.n_tiles;
 
   const auto* q_base = static_cast<const uint16_t*>(p.q) + h * p.q_head_stride;
   const auto* k_base = static_cast<const uint16_t*>(p.k) + hkv * p.k_head_stride;
@@ -158,7 +105,7 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
     }
   };
   auto load_kv = [&](int64_t t, int slot) {
-    const int64_t j0 = tile_of(t) * BN;
+    const int64_t j0 = tiles.key0(t);
     uint16_t* dk = sK + slot * KT::kKVElems;
     uint16_t* dv = sV + slot * KT::kKVElems;
 #pragma unroll
@@ -225,7 +172,7 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
     const int slot = int(t % kStages);
     const uint16_t* tK = sK + slot * KT::kKVElems;
     const uint16_t* tV = sV + slot * KT::kKVElems;
-    const int64_t j0 = tile_of(t) * BN;
+    const int64_t j0 = tiles.key0(t);
 
     // S = Q K^T for this warp's rows and the tile's BN keys; each K fragment feeds every strip.
     float sacc[kMT][kNT][4];
@@ -261,54 +208,21 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
       }
     }
 
-    if (!tile_unmasked(j0)) {
+    if (!tiles.unmasked(j0)) {
 #pragma unroll
-      for (int mt = 0; mt < kMT; ++mt) {
-#pragma unroll
-        for (int nt = 0; nt < kNT; ++nt) {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) {
-            const int64_t i = warp_row0 + mt * 16 + (e >> 1) * 8;
-            const int64_t j = j0 + nt * 8 + tig * 2 + (e & 1);
-            if (!(j < sk && is_visible(mask, j, query_position(i, sq, sk))))
-              sacc[mt][nt][e] = kNegInf;
-          }
-        }
-      }
+      for (int mt = 0; mt < kMT; ++mt)
+        tiles.mask_strip(sacc[mt], warp_row0 + mt * 16, j0 + tig * 2);
     }
 
-    // Online softmax in base 2. A row with nothing visible so far keeps max -inf; it then uses 0
-    // as its offset so that 2^(-inf - 0) = 0 instead of 2^(-inf + inf) = NaN.
 #pragma unroll
     for (int mt = 0; mt < kMT; ++mt) {
+      float alpha[2];
+      softmax_step(sacc[mt], row_max[mt], row_sum[mt], p.scale_log2, alpha);
 #pragma unroll
-      for (int rr = 0; rr < 2; ++rr) {
-        float mx = kNegInf;
+      for (int dt = 0; dt < kDT; ++dt) {
 #pragma unroll
-        for (int nt = 0; nt < kNT; ++nt)
-          mx = fmaxf(mx, fmaxf(sacc[mt][nt][2 * rr], sacc[mt][nt][2 * rr + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float m_new = fmaxf(row_max[mt][rr], mx * p.scale_log2);
-        const float m_use = m_new == kNegInf ? 0.f : m_new;
-        const float alpha = exp2_approx(row_max[mt][rr] - m_use);
-        row_max[mt][rr] = m_new;
-        float sum = 0.f;
-#pragma unroll
-        for (int nt = 0; nt < kNT; ++nt) {
-#pragma unroll
-          for (int e = 2 * rr; e < 2 * rr + 2; ++e) {
-            const float pv = exp2_approx(fmaf(sacc[mt][nt][e], p.scale_log2, -m_use));
-            sacc[mt][nt][e] = pv;
-            sum += pv;
-          }
-        }
-        row_sum[mt][rr] = row_sum[mt][rr] * alpha + sum;
-#pragma unroll
-        for (int dt = 0; dt < kDT; ++dt) {
-          oacc[mt][dt][2 * rr] *= alpha;
-          oacc[mt][dt][2 * rr + 1] *= alpha;
-        }
+        for (int e = 0; e < 4; ++e)
+          oacc[mt][dt][e] *= alpha[e >> 1];
       }
     }
 
@@ -318,12 +232,8 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
     for (int kk = 0; kk < BN / 16; ++kk) {
       uint32_t a[kMT][4];
 #pragma unroll
-      for (int mt = 0; mt < kMT; ++mt) {
-        a[mt][0] = pack2<T>(sacc[mt][2 * kk][0], sacc[mt][2 * kk][1]);
-        a[mt][1] = pack2<T>(sacc[mt][2 * kk][2], sacc[mt][2 * kk][3]);
-        a[mt][2] = pack2<T>(sacc[mt][2 * kk + 1][0], sacc[mt][2 * kk + 1][1]);
-        a[mt][3] = pack2<T>(sacc[mt][2 * kk + 1][2], sacc[mt][2 * kk + 1][3]);
-      }
+      for (int mt = 0; mt < kMT; ++mt)
+        p_fragment<T>(a[mt], sacc[mt], kk);
 #pragma unroll
       for (int dp = 0; dp < D / 16; ++dp) {
         uint32_t b[4];
@@ -342,7 +252,6 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
 
   // ---- Finalize: the sink joins the denominator once, here.
   const float sigma = p.maybe_sinks != nullptr ? p.maybe_sinks[h] : kNegInf;
-  const float sigma2 = sigma * kLog2e;
   float* lse_row = p.lse + int64_t(s) * p.lse_seq_stride + int64_t(h) * p.lse_head_stride +
                    (p.lse_packed_rows ? q_begin : 0);
   float inv[kMT][2];
@@ -350,22 +259,7 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
   for (int mt = 0; mt < kMT; ++mt) {
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {
-      float l = row_sum[mt][rr];
-      l += __shfl_xor_sync(0xffffffffu, l, 1);
-      l += __shfl_xor_sync(0xffffffffu, l, 2);
-      const float m = row_max[mt][rr];
-      const float mf = fmaxf(m, sigma2);
-      float lse;
-      if (mf == kNegInf) {  // nothing visible and no sink: o = 0, lse = -inf
-        inv[mt][rr] = 0.f;
-        lse = kNegInf;
-      } else {
-        const float a = exp2_approx(m - mf);
-        const float z = l * a + exp2_approx(sigma2 - mf);
-        inv[mt][rr] = a / z;
-        // Nothing visible: Z = exp(sigma) exactly, so return sigma's own bits.
-        lse = l == 0.f ? sigma : (mf + log2f(z)) * kLn2;
-      }
+      const float lse = finalize_row(row_sum[mt][rr], row_max[mt][rr], sigma, inv[mt][rr]);
       const int64_t i = warp_row0 + mt * 16 + rr * 8;
       if (tig == 0 && i < sq) lse_row[i] = lse;
     }
@@ -388,16 +282,7 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
     }
   }
   __syncthreads();
-  auto* o_base = static_cast<uint16_t*>(p.o) + h * p.o_head_stride;
-#pragma unroll
-  for (int it = 0; it < (BM * KT::kChunksPerRow) / KT::kThreads; ++it) {
-    const int id = tid + it * KT::kThreads;
-    const int row = id / KT::kChunksPerRow, chunk = id % KT::kChunksPerRow;
-    if (m0 + row < sq) {
-      *reinterpret_cast<uint4*>(o_base + (q_begin + m0 + row) * p.o_row_stride + chunk * 8) =
-          *reinterpret_cast<const uint4*>(sQ + swz<D>(row, chunk));
-    }
-  }
+  store_rows<D>(p, rows, sQ, 0, BM, tid, KT::kThreads);
 }
 
 template <DType T, int HeadDim, int Variant>

@@ -249,30 +249,68 @@ TEST(TiledCudaDeterminism, TwentyRerunsBitwise) {
   }
 }
 
-// Kernel shapes (rows per CTA, rows per warp, Q in registers or re-read) change no output bit: a
-// tile visited for another row is a no-op, and every element sums the same products in the
-// same order.
+// How two runs' outputs differ, for a failure message: counts and the largest gaps.
+std::string difference(const ForwardResult& a, const ForwardResult& b) {
+  const std::vector<float> oa = a.o.to_float(), ob = b.o.to_float();
+  size_t n_o = 0, n_lse = 0;
+  double max_o = 0, max_lse = 0;
+  for (size_t i = 0; i < oa.size(); ++i) {
+    if (std::memcmp(&oa[i], &ob[i], sizeof(float)) == 0) continue;
+    ++n_o;
+    max_o =
+        std::max(max_o, std::isnan(oa[i] - ob[i]) ? INFINITY : double(std::fabs(oa[i] - ob[i])));
+  }
+  for (size_t i = 0; i < a.lse.size(); ++i) {
+    if (std::memcmp(&a.lse[i], &b.lse[i], sizeof(float)) == 0) continue;
+    ++n_lse;
+    const double d = std::fabs(double(a.lse[i]) - double(b.lse[i]));
+    max_lse = std::max(max_lse, std::isnan(d) ? INFINITY : d);
+  }
+  return "o: " + std::to_string(n_o) + " of " + std::to_string(oa.size()) +
+         " elements differ (max |diff| " + std::to_string(max_o) +
+         "); lse: " + std::to_string(n_lse) + " of " + std::to_string(a.lse.size()) + " (max " +
+         std::to_string(max_lse) + ")";
+}
+
+// Kernel shapes (rows per CTA, rows per warp, Q in registers or re-read, mma.sync warps or
+// Hopper warpgroups) change no output bit: a tile visited for another row is a no-op, and every
+// element sums the same products in the same order. Two shapes per mask and head dim: one long
+// sequence, and a ragged varlen batch with GQA 8 (rows ending mid-tile, a 1-row sequence).
 TEST(TiledCudaDeterminism, EveryVariantSameBits) {
   SINKBENCH_SKIP_WITHOUT_GPU();
   uint64_t n = 0;
   for (const MaskKind m :
        {MaskKind::none, MaskKind::causal, MaskKind::sliding_window, MaskKind::sink_tokens}) {
     for (const int hd : {64, 128}) {
-      const DType t = n % 2 == 0 ? DType::f16 : DType::bf16;
-      CaseSpec c = base_case(t, hd, testing::test_seed() + n++);
-      c.mask = mask_of(m);
-      c.seqlen_q = 700;
-      c.seqlen_k = 1000;
-      SCOPED_TRACE(case_label(c));
-      tiled_cuda::DeviceCase dc(c);
-      dc.run(nullptr, 0);
-      const ForwardResult a = dc.fetch();
-      for (int v = 1; v < tiled_cuda::kNumTileVariants; ++v) {
-        SCOPED_TRACE(tiled_cuda::variant_name(v));
-        dc.run(nullptr, v);
-        const ForwardResult b = dc.fetch();
-        ASSERT_EQ(std::memcmp(a.o.data(), b.o.data(), size_t(a.o.nbytes())), 0);
-        ASSERT_EQ(std::memcmp(a.lse.data(), b.lse.data(), a.lse.size() * sizeof(float)), 0);
+      for (const bool ragged : {false, true}) {
+        const DType t = n % 2 == 0 ? DType::f16 : DType::bf16;
+        CaseSpec c = base_case(t, hd, testing::test_seed() + n++);
+        c.mask = mask_of(m);
+        c.seqlen_q = 700;
+        c.seqlen_k = 1000;
+        if (ragged) {
+          c.heads_q = 16;
+          c.heads_kv = 2;
+          c.varlen_q = {113, 1, 450};
+          c.varlen_k = {203, 77, 450};
+        }
+        SCOPED_TRACE(case_label(c));
+        tiled_cuda::DeviceCase dc(c);
+        dc.run(nullptr, 0, 0);
+        const ForwardResult a = dc.fetch();
+        for (int v = 0; v < tiled_cuda::kNumTileVariants; ++v) {
+          for (const int heads_first : {0, 1}) {
+            if (v == 0 && heads_first == 0) continue;  // the reference run
+            SCOPED_TRACE(std::string(tiled_cuda::variant_name(v)) +
+                         (heads_first ? ", heads first" : ""));
+            dc.run(nullptr, v, heads_first);
+            const ForwardResult b = dc.fetch();
+            const bool same =
+                std::memcmp(a.o.data(), b.o.data(), size_t(a.o.nbytes())) == 0 &&
+                std::memcmp(a.lse.data(), b.lse.data(), a.lse.size() * sizeof(float)) == 0;
+            ASSERT_TRUE(same) << difference(a, b);
+          }
+        }
       }
     }
   }
@@ -300,18 +338,21 @@ TEST(TiledCudaTuning, DISABLED_VariantSpeed) {
     c.mask = mask_of(sh.window ? MaskKind::sliding_window : MaskKind::causal);
     tiled_cuda::DeviceCase dc(c);
     for (int v = 0; v < tiled_cuda::kNumTileVariants; ++v) {
-      for (int w = 0; w < 3; ++w)
-        dc.run(nullptr, v);
-      std::vector<double> t;
-      for (int it = 0; it < 30; ++it) {
-        flusher.flush();
-        t.push_back(dc.run(nullptr, v));
+      for (const int heads_first : {0, 1}) {
+        for (int w = 0; w < 3; ++w)
+          dc.run(nullptr, v, heads_first);
+        std::vector<double> t;
+        for (int it = 0; it < 30; ++it) {
+          flusher.flush();
+          t.push_back(dc.run(nullptr, v, heads_first));
+        }
+        std::sort(t.begin(), t.end());
+        const double med = t[t.size() / 2];
+        std::printf("tuning d%d S%lld %s variant %d%s (%s): %.3f ms, %.1f TFLOP/s\n", sh.hd,
+                    static_cast<long long>(sh.s), sh.window ? "win128" : "causal", v,
+                    heads_first ? " heads-first" : "", tiled_cuda::variant_name(v), med * 1e3,
+                    forward_flops(c) / med * 1e-12);
       }
-      std::sort(t.begin(), t.end());
-      const double med = t[t.size() / 2];
-      std::printf("tuning d%d S%lld %s variant %d (%s): %.3f ms, %.1f TFLOP/s\n", sh.hd,
-                  static_cast<long long>(sh.s), sh.window ? "win128" : "causal", v,
-                  tiled_cuda::variant_name(v), med * 1e3, forward_flops(c) / med * 1e-12);
     }
     dc.fetch();
   }
