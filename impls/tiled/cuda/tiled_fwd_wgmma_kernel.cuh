@@ -281,8 +281,10 @@ __global__ void __launch_bounds__(WgmmaTraits<T, HeadDim, Variant>::kThreads,
     if (tig == 0 && i < rows.sq) lse_row[i] = lse;
   }
 
-  // O rows through this warpgroup's own rows of the Q tile (read into registers long ago), so
-  // that the global stores are 16 bytes wide and coalesced.
+  // O rows through this warp's own rows of the Q tile (read into registers long ago), so that
+  // the global stores are 16 bytes wide and coalesced. The warp's lanes read each other's Q rows
+  // (ldmatrix): they meet before any lane overwrites them.
+  __syncwarp();
 #pragma unroll
   for (int dp = 0; dp < kPanels; ++dp) {
 #pragma unroll
