@@ -238,4 +238,24 @@ __device__ __forceinline__ float finalize_row(float l, float m, float sigma, flo
   return l == 0.f ? sigma : (mf + log2f(z)) * kLn2;
 }
 
+// Host side of every shape: the launch shape its traits KT describe, and its launch with one CTA
+// per (row block, query head, sequence). Returns the launch error; does not sync.
+template <class KT>
+LaunchShape traits_launch_shape() {
+  return {KT::kBlockM, KT::kBlockN, KT::kThreads, KT::kStages, KT::kSmemBytes};
+}
+template <class KT>
+cudaError_t launch_per_row_block(void (*kernel)(FwdParams), const FwdParams& p,
+                                 cudaStream_t stream) {
+  if (p.head_dim != KT::kHeadDim) return cudaErrorInvalidValue;
+  if (p.num_seqs <= 0 || p.max_seqlen_q <= 0) return cudaSuccess;  // nothing to compute
+  static const cudaError_t attr =
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, KT::kSmemBytes);
+  if (attr != cudaSuccess) return attr;
+  const dim3 grid(unsigned((p.max_seqlen_q + KT::kBlockM - 1) / KT::kBlockM), unsigned(p.heads_q),
+                  unsigned(p.num_seqs));
+  kernel<<<grid, KT::kThreads, KT::kSmemBytes, stream>>>(p);
+  return cudaGetLastError();
+}
+
 }  // namespace sinkbench::tiled_cuda

@@ -287,23 +287,13 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
 
 template <DType T, int HeadDim, int Variant>
 LaunchShape launch_shape() {
-  using KT = KernelTraits<T, HeadDim, Variant>;
-  return {KT::kBlockM, KT::kBlockN, KT::kThreads, KT::kStages, KT::kSmemBytes};
+  return traits_launch_shape<KernelTraits<T, HeadDim, Variant>>();
 }
 
 template <DType T, int HeadDim, int Variant>
 cudaError_t launch_fwd(const FwdParams& p, cudaStream_t stream) {
-  using KT = KernelTraits<T, HeadDim, Variant>;
-  if (p.head_dim != HeadDim) return cudaErrorInvalidValue;
-  if (p.num_seqs <= 0 || p.max_seqlen_q <= 0) return cudaSuccess;  // nothing to compute
-  static const cudaError_t attr =
-      cudaFuncSetAttribute(tiled_fwd_kernel<T, HeadDim, Variant>,
-                           cudaFuncAttributeMaxDynamicSharedMemorySize, KT::kSmemBytes);
-  if (attr != cudaSuccess) return attr;
-  const dim3 grid(unsigned((p.max_seqlen_q + KT::kBlockM - 1) / KT::kBlockM), unsigned(p.heads_q),
-                  unsigned(p.num_seqs));
-  tiled_fwd_kernel<T, HeadDim, Variant><<<grid, KT::kThreads, KT::kSmemBytes, stream>>>(p);
-  return cudaGetLastError();
+  return launch_per_row_block<KernelTraits<T, HeadDim, Variant>>(
+      tiled_fwd_kernel<T, HeadDim, Variant>, p, stream);
 }
 
 }  // namespace sinkbench::tiled_cuda
