@@ -122,15 +122,9 @@ int default_variant(const CaseSpec& c) {
   return c.head_dim == 128 ? kWgmmaRows128 : kWgmmaRows192;
 }
 
-bool default_heads_first(const CaseSpec&) {
-  // Faster or equal for every shape and mask measured (bench/RESULTS.md): the query heads of a
-  // KV group run side by side and share its K/V tiles in L2.
-  return true;
-}
-
-double DeviceCase::run(cudaStream_t stream, int variant, int heads_first) {
+double DeviceCase::run(cudaStream_t stream, int variant, bool heads_first) {
   if (variant < 0) variant = default_variant(case_);
-  params_.heads_first = heads_first < 0 ? default_heads_first(case_) : heads_first != 0;
+  params_.heads_first = heads_first;
   if (variant >= kNumTileVariants)
     throw InternalError(fmt::format("tiled/cuda: no tile variant {}", variant));
   return cuda::timed_run(o_, lse_, stream, [&] {

@@ -18,10 +18,8 @@ namespace sinkbench::tiled_cuda {
 // ok, or why not: no GPU (query_device's reason), not sm_90, dtype, head dim.
 Support supports_case(const CaseSpec& c);
 
-// The kernel shape and work order run for a case when none is asked for (the fastest measured
-// on an H100).
+// The kernel shape run for a case when none is asked for (the fastest measured on an H100).
 int default_variant(const CaseSpec& c);
-bool default_heads_first(const CaseSpec& c);
 
 // One case on the device. Inputs are generated on the device from the case spec (bitwise equal
 // to cases::generate); when `in` is given, its bits are compared with the device's (all of a
@@ -33,9 +31,9 @@ class DeviceCase {
   explicit DeviceCase(const CaseSpec& c, const Inputs* in = nullptr, bool use_sink = true);
   // Poisons o and lse, then launches once; returns the kernel's own time in seconds (CUDA events
   // around the launch alone). variant: a TileVariant (tiled_fwd_params.h), -1: default_variant;
-  // heads_first: the CTAs' work order (FwdParams::heads_first), -1: default_heads_first. Every
-  // choice gives the same bits.
-  double run(cudaStream_t stream = nullptr, int variant = -1, int heads_first = -1);
+  // heads_first: the CTAs' work order (FwdParams::heads_first). Every choice gives the same
+  // bits.
+  double run(cudaStream_t stream = nullptr, int variant = -1, bool heads_first = true);
   // Copies o and lse back; throws InternalError if a guard margin was written or an output
   // element was left unwritten.
   ForwardResult fetch() const;

@@ -296,11 +296,11 @@ TEST(TiledCudaDeterminism, EveryVariantSameBits) {
         }
         SCOPED_TRACE(case_label(c));
         tiled_cuda::DeviceCase dc(c);
-        dc.run(nullptr, 0, 0);
+        dc.run(nullptr, 0, false);
         const ForwardResult a = dc.fetch();
         for (int v = 0; v < tiled_cuda::kNumTileVariants; ++v) {
-          for (const int heads_first : {0, 1}) {
-            if (v == 0 && heads_first == 0) continue;  // the reference run
+          for (const bool heads_first : {false, true}) {
+            if (v == 0 && !heads_first) continue;  // the reference run
             SCOPED_TRACE(std::string(tiled_cuda::variant_name(v)) +
                          (heads_first ? ", heads first" : ""));
             dc.run(nullptr, v, heads_first);
@@ -338,7 +338,7 @@ TEST(TiledCudaTuning, DISABLED_VariantSpeed) {
     c.mask = mask_of(sh.window ? MaskKind::sliding_window : MaskKind::causal);
     tiled_cuda::DeviceCase dc(c);
     for (int v = 0; v < tiled_cuda::kNumTileVariants; ++v) {
-      for (const int heads_first : {0, 1}) {
+      for (const bool heads_first : {false, true}) {
         for (int w = 0; w < 3; ++w)
           dc.run(nullptr, v, heads_first);
         std::vector<double> t;
