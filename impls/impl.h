@@ -1,7 +1,8 @@
 // impls/impl.h — the one face every implementation shows: a name, a device, whether it supports
 // a case (and if not, why), and a forward pass, which GPU implementations also offer set up once
-// and run many times (prepare()). Unsupported cases are reported as skipped with the reason,
-// never dropped. A backward pass joins later through has_backward()/backward().
+// and run many times (prepare()), and optionally a backward pass (supports_backward(),
+// backward(), prepare_backward()). Unsupported cases are reported as skipped with the reason,
+// never dropped.
 #pragma once
 
 #include <memory>
@@ -31,6 +32,33 @@ struct ForwardResult {
   Tensor o;                // [total_q, Hq, D] in the case dtype
   std::vector<float> lse;  // Layout::lse_size() entries, fp32, sink-inclusive, Layout::lse_offset
   double seconds = 0;      // time of the forward pass proper (device time on GPUs); 0 if untimed
+};
+
+// What the backward pass is given besides the forward's inputs and outputs (DESIGN §1).
+struct GradInputs {
+  Tensor d_o;  // [total_q, Hq, D] in the case dtype: dL/do
+  std::vector<float>
+      dlse;  // Layout::lse_size() fp32 entries: dL/dlse; empty when the case has none
+};
+
+struct BackwardResult {
+  Tensor dq;                  // [total_q, Hq, D] in the case dtype
+  Tensor dk;                  // [total_k, Hkv, D] in the case dtype, summed over each GQA group
+  Tensor dv;                  // [total_k, Hkv, D] in the case dtype, summed over each GQA group
+  std::vector<float> dsinks;  // [Hq] fp32, per query head; empty when the case has no sinks
+  double seconds = 0;  // time of the backward pass proper (device time on GPUs); 0 if untimed
+};
+
+// A backward pass whose inputs (forward inputs, forward outputs, gradients) are already in place:
+// the backward twin of PreparedForward, for timing.
+class PreparedBackward {
+ public:
+  virtual ~PreparedBackward() = default;
+  // Poisons the gradients, then computes them; returns the seconds of the backward proper.
+  virtual double run() = 0;
+  // The gradients of the last run() read back; throws InternalError on a written guard margin or
+  // an unwritten gradient element.
+  virtual BackwardResult fetch() = 0;
 };
 
 // A forward pass whose inputs are already in place (Impl::prepare): run() may be repeated, each
@@ -71,7 +99,22 @@ class Impl {
   // output-rounding floor on this case (used to catch a reference that skips a rounding point it
   // claims); nullopt where no such floor is predicted.
   virtual std::optional<double> min_floor_ratio(const CaseSpec& c) const { return std::nullopt; }
-  virtual bool has_backward() const { return false; }
+
+  // Whether backward() can run this case, and if not, why. The default: no backward pass.
+  virtual Support supports_backward(const CaseSpec& c) const {
+    return Support::no(name() + " has no backward pass");
+  }
+  // Gradients of the case's loss with respect to q, k, v and the sinks, given the forward's own
+  // outputs `fwd` (what a training framework would have saved) and the incoming gradients.
+  // Called only where supports_backward(c).ok.
+  virtual BackwardResult backward(const CaseSpec& c, const Inputs& in, const ForwardResult& fwd,
+                                  const GradInputs& g) const;
+  // backward() split in two like prepare(); nullptr where there is no such split.
+  virtual std::unique_ptr<PreparedBackward> prepare_backward(const CaseSpec& c, const Inputs& in,
+                                                             const ForwardResult& fwd,
+                                                             const GradInputs& g) const {
+    return nullptr;
+  }
 };
 
 // A PreparedForward over a case object that already has run() (seconds) and fetch() (outputs):

@@ -10,6 +10,11 @@ std::string_view device_name(Device d) {
   return d == Device::cpu ? "cpu" : "cuda";
 }
 
+BackwardResult Impl::backward(const CaseSpec&, const Inputs&, const ForwardResult&,
+                              const GradInputs&) const {
+  throw InternalError(name() + ": backward() called on an implementation without one");
+}
+
 const std::vector<std::unique_ptr<Impl>>& all_impls() {
   static const std::vector<std::unique_ptr<Impl>> impls = [] {
     std::vector<std::unique_ptr<Impl>> v;
