@@ -25,7 +25,19 @@ inline void add_cpu_impls(ImplList& out) {
 }
 
 #ifdef SINKBENCH_HAVE_CUDA
-void add_cuda_impls(ImplList& out);  // impls/cuda_registry.cpp
+// Each reports "skipped" with query_device()'s reason where no GPU is present.
+void add_eager_concat_cuda(ImplList& out);  // impls/eager_concat/cuda/
+void add_lse_renorm_cuda(ImplList& out);    // impls/lse_renorm/cuda/
+void add_tiled_cuda(ImplList& out);         // impls/tiled/cuda/
+void add_paged_cuda(ImplList& out);         // impls/paged/cuda/
+
+// All CUDA families, in report order.
+inline void add_cuda_impls(ImplList& out) {
+  add_eager_concat_cuda(out);
+  add_lse_renorm_cuda(out);
+  add_tiled_cuda(out);
+  add_paged_cuda(out);
+}
 #endif
 
 }  // namespace sinkbench

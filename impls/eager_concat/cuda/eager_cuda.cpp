@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "impls/cuda/cuda_util.h"
 #include "impls/eager_concat/cuda/eager_softmax_params.h"
+#include "impls/families.h"
 
 namespace sinkbench::eager_cuda {
 
@@ -278,3 +279,12 @@ std::unique_ptr<Impl> make_eager_concat_cuda(bool softmax_fp32) {
 }
 
 }  // namespace sinkbench::eager_cuda
+
+namespace sinkbench {
+
+void add_eager_concat_cuda(ImplList& out) {
+  out.push_back(eager_cuda::make_eager_concat_cuda(/*softmax_fp32=*/false));
+  out.push_back(eager_cuda::make_eager_concat_cuda(/*softmax_fp32=*/true));
+}
+
+}  // namespace sinkbench

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "impls/cuda/cuda_util.h"
+#include "impls/families.h"
 #include "impls/lse_renorm/cuda/renorm_params.h"
 #include "impls/tiled/cuda/tiled_cuda.h"
 #include "impls/tiled/tiled.h"
@@ -116,3 +117,12 @@ std::unique_ptr<Impl> make_lse_renorm_cuda(bool lse_cast) {
 }
 
 }  // namespace sinkbench::lse_renorm_cuda
+
+namespace sinkbench {
+
+void add_lse_renorm_cuda(ImplList& out) {
+  out.push_back(lse_renorm_cuda::make_lse_renorm_cuda(/*lse_cast=*/false));
+  out.push_back(lse_renorm_cuda::make_lse_renorm_cuda(/*lse_cast=*/true));
+}
+
+}  // namespace sinkbench

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "impls/eager_concat/cuda/eager_cuda.h"
+#include "impls/families.h"
 #include "impls/paged/cuda/flash_paged_cuda.h"
 #include "impls/paged/cuda/paged_gather_params.h"
 
@@ -200,3 +201,12 @@ std::unique_ptr<Impl> make_eager_paged_cuda() {
 }
 
 }  // namespace sinkbench::eager_paged_cuda
+
+namespace sinkbench {
+
+void add_paged_cuda(ImplList& out) {
+  out.push_back(eager_paged_cuda::make_eager_paged_cuda());
+  out.push_back(flash_paged_cuda::make_flash_paged_cuda());
+}
+
+}  // namespace sinkbench

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "impls/cuda/device_inputs.h"
 #include "impls/cuda/dispatch.h"
+#include "impls/families.h"
 #include "impls/tiled/tiled.h"
 #include "impls/tiled/tiled_traits.h"
 
@@ -184,3 +185,11 @@ std::unique_ptr<Impl> make_tiled_cuda() {
 }
 
 }  // namespace sinkbench::tiled_cuda
+
+namespace sinkbench {
+
+void add_tiled_cuda(ImplList& out) {
+  out.push_back(tiled_cuda::make_tiled_cuda());
+}
+
+}  // namespace sinkbench
