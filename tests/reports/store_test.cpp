@@ -124,6 +124,7 @@ TEST(Store, ArraysKeepHalfBitsAndDtype) {
     Store s = Store::create(path, {{"schema_version", int64_t(kSchemaVersion)},
                                    {"policy_version", int64_t(kPolicyVersion)}});
     s.append(rec);
+    s.close();
   }
   ASSERT_TRUE(has_arrays(path, rec.id()));
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -193,6 +194,7 @@ TEST(ReadStore, RefusesCorruptTruncatedAndOtherSchemaFilesWithoutTouchingThem) {
   {
     Store s = Store::create(other, {{"schema_version", int64_t(kSchemaVersion + 7)},
                                     {"policy_version", int64_t(kPolicyVersion)}});
+    s.close();
   }
   const std::string other_text = slurp(other);
   for (const auto& [path, needle] : std::vector<std::pair<std::string, std::string>>{
