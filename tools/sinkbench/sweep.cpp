@@ -276,7 +276,11 @@ int run_sweep(const RunOptions& opt) {
         "--resume to continue it, or delete " + journal + " and " + arrays_dir(opt.out));
   ResumePoint rp = opt.resume ? find_resume_point(opt, sel) : ResumePoint{};
   std::vector<CaseRecord> kept = keepable(opt, rp);
-  if (opt.resume && !kept.empty()) rp.resumed_at.push_back(utc_now());
+  if (opt.resume && !kept.empty()) {
+    rp.resumed_at.push_back(utc_now());
+    std::fprintf(stderr, "sinkbench: resuming %s: %zu of %zu cases committed; running the rest\n",
+                 opt.out.c_str(), kept.size(), cases.size());
+  }
   if (kept.empty() || rp.arrays_in_out) fs::remove_all(arrays_dir(opt.out));
   if (opt.keep_arrays) fs::create_directories(arrays_dir(opt.out));
 
