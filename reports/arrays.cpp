@@ -38,9 +38,15 @@ std::string string_attribute(hid_t obj, const char* name) {
   if (H5Aexists(obj, name) <= 0) return "";
   Attr a(H5Aopen(obj, name, H5P_DEFAULT));
   Type ftype(H5Aget_type(a));
-  if (H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) <= 0) return "";
+  if (H5Tget_class(ftype) != H5T_STRING) return "";
+  if (H5Tis_variable_str(ftype) <= 0) {  // schema v2: fixed-length, zero-padded
+    std::string s(H5Tget_size(ftype), '\0');
+    if (H5Aread(a, ftype, s.data()) < 0) return "";
+    return s.substr(0, s.find('\0'));
+  }
   Type mtype(H5Tcopy(H5T_C_S1));
   H5Tset_size(mtype, H5T_VARIABLE);
+  H5Tset_cset(mtype, H5Tget_cset(ftype));
   char* p = nullptr;
   if (H5Aread(a, mtype, &p) < 0) return "";
   std::string s = p ? p : "";
@@ -87,13 +93,16 @@ hid_t memory_type(H5T_class_t cls, size_t size) {
 void write_string_attribute(hid_t file, const std::string& name, const std::string& value,
                             const std::string& path) {
   if (H5Aexists(file, name.c_str()) > 0) H5Adelete(file, name.c_str());
+  // Fixed-length, like every string of a schema v2 file: kept in the checksummed object header.
+  std::string padded = value;
+  padded.resize(std::max<size_t>(value.size(), 1), '\0');
   Type type(H5Tcopy(H5T_C_S1));
-  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_size(type, padded.size());
+  H5Tset_strpad(type, H5T_STR_NULLPAD);
   H5Tset_cset(type, H5T_CSET_UTF8);
   Space space(H5Screate(H5S_SCALAR));
   Attr a(H5Acreate2(file, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT));
-  const char* p = value.c_str();
-  if (a < 0 || H5Awrite(a, type, &p) < 0)
+  if (a < 0 || H5Awrite(a, type, padded.data()) < 0)
     throw InputError(path, "cannot write attribute '" + name + "'", "a writable results file");
 }
 

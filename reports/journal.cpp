@@ -1,4 +1,5 @@
-// reports/journal.cpp — JSON-lines journal. Doubles that JSON cannot hold (nan, inf) are written
+// reports/journal.cpp — JSON-lines journal. Rows are objects keyed by the column names of
+// reports/table.h (absent values left out); doubles that JSON cannot hold (nan, inf) are written
 // as strings; finite doubles round-trip exactly through nlohmann's shortest representation.
 #include "reports/journal.h"
 
@@ -20,52 +21,73 @@ namespace {
 
 using nlohmann::json;
 
-json to_json(const Row& row) {
-  json out = json::array();
-  for (const Value& v : row) {
+// A row as an object keyed by column name: a journal stays readable when columns are added.
+json to_json(const std::vector<Column>& cols, const Row& row) {
+  json out = json::object();
+  for (size_t c = 0; c < cols.size(); ++c) {
+    const Value& v = row.at(c);
     if (const auto* s = std::get_if<std::string>(&v)) {
-      out.push_back(*s);
+      out[cols[c].name] = *s;
     } else if (const auto* i = std::get_if<int64_t>(&v)) {
-      out.push_back(*i);
-    } else {
-      const double d = std::get<double>(v);
-      if (std::isfinite(d))
-        out.push_back(d);
+      out[cols[c].name] = *i;
+    } else if (const auto* d = std::get_if<double>(&v)) {
+      if (std::isfinite(*d))
+        out[cols[c].name] = *d;
       else
-        out.push_back(std::isnan(d) ? "nan" : (d > 0 ? "inf" : "-inf"));
-    }
+        out[cols[c].name] = std::isnan(*d) ? "nan" : (*d > 0 ? "inf" : "-inf");
+    }  // Absent: left out
   }
   return out;
 }
 
-Row from_json(const json& j, const std::vector<Column>& cols) {
-  if (!j.is_array() || j.size() != cols.size())
-    throw std::runtime_error("a row has " + std::to_string(j.size()) + " values, expected " +
-                             std::to_string(cols.size()));
-  Row row;
-  for (size_t c = 0; c < cols.size(); ++c) {
-    const json& v = j[c];
-    switch (cols[c].kind) {
-      case Kind::str:
-        row.push_back(v.get<std::string>());
-        break;
-      case Kind::i64:
-        row.push_back(v.get<int64_t>());
-        break;
-      case Kind::f64:
-        row.push_back(v.is_string() ? std::strtod(v.get<std::string>().c_str(), nullptr)
-                                    : v.get<double>());
-        break;
-    }
+Value value_of(const json& v, const Column& col) {
+  switch (col.kind) {
+    case Kind::str:
+      return v.get<std::string>();
+    case Kind::i64:
+      return v.get<int64_t>();
+    case Kind::f64:
+      if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        if (s == "nan") return double(NAN);
+        if (s == "inf") return double(INFINITY);
+        if (s == "-inf") return -double(INFINITY);
+        throw std::runtime_error("column '" + col.name + "' holds '" + s + "', not a number");
+      }
+      return v.get<double>();
   }
+  return Absent{};
+}
+
+// Schema v1 journals wrote rows as arrays, one value per v1 column in order.
+Row from_json(const json& j, const std::vector<Column>& cols) {
+  Row row(cols.size());
+  if (j.is_array()) {
+    std::vector<size_t> v1;
+    for (size_t c = 0; c < cols.size(); ++c)
+      if (cols[c].since == 1) v1.push_back(c);
+    if (j.size() != v1.size())
+      throw std::runtime_error("a row has " + std::to_string(j.size()) + " values, expected " +
+                               std::to_string(v1.size()));
+    for (size_t k = 0; k < v1.size(); ++k)
+      row[v1[k]] = value_of(j[k], cols[v1[k]]);
+  } else {
+    if (!j.is_object()) throw std::runtime_error("a row is neither an object nor an array");
+    for (size_t c = 0; c < cols.size(); ++c)
+      if (const auto it = j.find(cols[c].name); it != j.end()) row[c] = value_of(*it, cols[c]);
+  }
+  for (size_t c = 0; c < cols.size(); ++c)
+    if (const std::string want = implausible(cols[c], row[c]); !want.empty())
+      throw std::runtime_error("column '" + cols[c].name + "' holds " + to_text(row[c]) +
+                               ", expected " + want);
   return row;
 }
 
 std::string record_line(const CaseRecord& rec) {
   json results = json::array();
   for (const Row& r : rec.results)
-    results.push_back(to_json(r));
-  json j = {{"case", to_json(rec.case_row)}, {"results", results}};
+    results.push_back(to_json(result_columns(), r));
+  json j = {{"case", to_json(case_columns(), rec.case_row)}, {"results", results}};
   return j.dump() + "\n";
 }
 
@@ -147,12 +169,12 @@ JournalContents read_journal(const std::string& path) {
         if (!j.contains("sinkbench_journal")) throw std::runtime_error("no journal header");
         out.header = j["sinkbench_journal"];
         const int64_t v = out.header.value("schema_version", int64_t(0));
-        if (v != kSchemaVersion)
+        if (v < 1 || v > kSchemaVersion)
           throw InputError(path,
                            "is a journal of results schema version " + std::to_string(v) +
-                               "; this sinkbench writes schema version " +
+                               "; this sinkbench reads schema versions 1 to " +
                                std::to_string(kSchemaVersion),
-                           "a journal written by a sinkbench of the same schema");
+                           "a journal written by this or an earlier sinkbench");
       } else {
         CaseRecord rec;
         rec.case_row = from_json(j.at("case"), case_columns());

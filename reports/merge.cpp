@@ -3,10 +3,12 @@
 // (ours and external ones judged by `sinkbench check`) alike.
 #include "reports/merge.h"
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 
 #include "core/error.h"
+#include "reports/lock.h"
 #include "reports/provenance.h"
 #include "reports/store.h"
 
@@ -43,11 +45,33 @@ Attributes merged_attributes(const std::vector<StoredRun>& runs, const std::stri
   return attrs;
 }
 
+// A column some inputs predate cannot be stored for the others alone (a stored column has a
+// value in every row): the merged file leaves it out, and says so.
+void warn_partly_absent_columns(const std::vector<StoredRun>& runs) {
+  for (const auto& [table, columns] :
+       {std::pair{"cases", &case_columns()}, std::pair{"results", &result_columns()}}) {
+    for (const Column& col : *columns) {
+      std::string lacking, having;
+      for (const StoredRun& r : runs) {
+        const Table& t = std::string(table) == "cases" ? r.cases : r.results;
+        if (t.rows.empty()) continue;
+        (t.absent(col.name) ? lacking : having) += " " + r.path;
+      }
+      if (!lacking.empty() && !having.empty())
+        std::fprintf(stderr,
+                     "sinkbench: merge: %s column '%s' is absent from%s (an older schema); the "
+                     "merged file leaves it out\n",
+                     table, col.name.c_str(), lacking.c_str());
+    }
+  }
+}
+
 }  // namespace
 
 void merge_runs(const std::vector<std::string>& inputs, const std::string& out,
                 const std::string& command_line) {
   if (inputs.empty()) throw InputError("merge", "no input files", "one or more results files");
+  const OutputLock lock(out, command_line);
   std::vector<StoredRun> runs;
   for (const std::string& path : inputs) {
     runs.push_back(read_store(path));
@@ -80,25 +104,21 @@ void merge_runs(const std::vector<std::string>& inputs, const std::string& out,
       results[id].push_back(r.results.rows[i]);
     }
   }
-  const std::string tmp = out + ".merging";
-  {
-    Store store = Store::create(tmp, merged_attributes(runs, command_line));
-    for (const auto& [id, where] : cases) {  // std::map: ascending case id
-      CaseRecord rec{where.first->cases.rows[where.second], results[id], {}};
-      Table t{result_columns(), std::move(rec.results)};
-      sort_results(t);
-      rec.results = std::move(t.rows);
-      store.append(rec);
-      store.copy_arrays(where.first->path, id);
-    }
-    store.set_attribute("end_time", utc_now());
-    store.set_attribute("complete", int64_t(1));
-    store.close();
+  warn_partly_absent_columns(runs);
+  // The store writes the whole file under a temporary name and renames it when it reads back
+  // intact: an existing `out` is replaced only by the complete merge.
+  Store store = Store::create(out, merged_attributes(runs, command_line));
+  for (const auto& [id, where] : cases) {  // std::map: ascending case id
+    CaseRecord rec{where.first->cases.rows[where.second], results[id], {}};
+    Table t{result_columns(), std::move(rec.results)};
+    sort_results(t);
+    rec.results = std::move(t.rows);
+    store.append(rec);
+    store.copy_arrays(where.first->path, id);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, out, ec);
-  if (ec)
-    throw InputError(out, "cannot rename " + tmp + " onto it: " + ec.message(), "a writable -o");
+  store.set_attribute("end_time", utc_now());
+  store.set_attribute("complete", int64_t(1));
+  store.close();
 }
 
 }  // namespace sinkbench

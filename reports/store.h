@@ -1,6 +1,7 @@
-// reports/store.h — the HDF5 results file (schema v1, docs/results.md): provenance attributes on
-// the root, extendible `cases` and `results` compound tables, optional per-case arrays under
-// /arrays/<case_id>/. Rows are appended case by case and the file is flushed after each case.
+// reports/store.h — the HDF5 results file (docs/results.md): provenance attributes on the root,
+// `cases` and `results` compound tables of the columns of reports/table.h, optional per-case
+// arrays under /arrays/<case_id>/. Every table and array is checksummed (Fletcher32) and strings
+// are fixed-length, so the file holds no unchecked byte; files of schema v1 are still read.
 #pragma once
 
 #include <cstdint>
@@ -39,30 +40,54 @@ struct CaseRecord {
 
 using Attributes = std::vector<std::pair<std::string, Value>>;
 
+// Where the arrays of one case come from when a file is written: from memory, or copied from
+// /arrays/<case_id> of another file.
+struct ArraySource {
+  std::string case_id;
+  std::vector<Array> arrays;
+  std::string copy_from;
+};
+
+// A results file being built: rows and arrays are collected in memory, and close() writes the
+// whole file at once under a temporary name (<path>.writing), reads it back to verify it, then
+// renames it onto `path`. An existing `path` is therefore replaced only by a complete, valid file;
+// a Store dropped without close() (an error, a refused input) leaves `path` as it was.
 class Store {
  public:
-  // Creates (truncates) `path` and writes the root attributes.
   static Store create(const std::string& path, const Attributes& attrs);
-  Store(Store&& other) noexcept;
+  Store(Store&& other) noexcept = default;
   Store& operator=(Store&&) = delete;
   ~Store();
 
-  // Appends the case's rows and arrays, then flushes the file to disk.
+  // Adds the case's rows and arrays.
   void append(const CaseRecord& rec);
-  // Copies /arrays/<case_id> from another results file; false if it has none.
+  // Copies /arrays/<case_id> from another results (or case arrays) file when the file is written;
+  // false if that file has none.
   bool copy_arrays(const std::string& src_path, const std::string& case_id);
   void set_attribute(const std::string& name, const Value& v);
+  // Writes, verifies and renames the file; throws InputError naming the file on any failure
+  // (the temporary file is removed, `path` untouched).
   void close();
-  // Seconds spent inside append/copy/flush so far (the store's share of a run).
+  // Seconds spent writing so far (the store's share of a run).
   double seconds() const { return seconds_; }
 
  private:
   Store() = default;
-  int64_t file_ = -1, cases_ = -1, results_ = -1;
-  int64_t case_count_ = 0, result_count_ = 0;
   std::string path_;
+  Attributes attrs_;
+  std::vector<Row> cases_, results_;
+  std::vector<ArraySource> arrays_;
+  bool closed_ = false;
   double seconds_ = 0;
 };
+
+// One case's arrays as a file of their own (/arrays/<case_id>/...), written to a temporary name
+// and renamed when complete: the per-case commit of `run --keep-arrays`.
+void write_case_arrays(const std::string& path, const std::string& case_id,
+                       const std::vector<Array>& arrays);
+// True when `path` is an intact file holding /arrays/<case_id> (checksums verified, in a child
+// process so that a corrupt file cannot crash the caller).
+bool case_arrays_intact(const std::string& path, const std::string& case_id);
 
 struct StoredRun {
   std::string path;
@@ -75,15 +100,22 @@ struct StoredRun {
   std::optional<Value> attribute(const std::string& name) const;
 };
 
-// Opens and validates a results file: readable HDF5, a sinkbench results file, schema version
-// kSchemaVersion. Throws InputError naming the file (and both versions on a mismatch); never
-// modifies the file.
+// Opens and validates a results file: readable HDF5 whose every object and checksum reads back
+// (checked first in a child process, so a file that crashes libhdf5 is an InputError, not a
+// crash), a sinkbench results file of schema version <= kSchemaVersion, plausible values. A
+// column the file predates reads as Absent. Throws InputError naming the file and what is wrong;
+// never modifies the file.
 StoredRun read_store(const std::string& path);
+// Reads every dataset and attribute of an HDF5 file in a child process (time limit 120 s):
+// throws InputError naming the file when HDF5 reports an error, a checksum fails, or the reader
+// crashes or hangs.
+void verify_hdf5_file(const std::string& path);
 // True if the case has arrays in the file (the file must be readable).
 bool has_arrays(const std::string& path, const std::string& case_id);
 
 // A file holding one table under `name` plus root attributes (e.g. the `bench` table of
-// `sinkbench bench`), written and read with the same compound layout as the results tables.
+// `sinkbench bench`), written (atomically, like Store) and read with the same layout as the
+// results tables.
 void write_table_file(const std::string& path, const Attributes& attrs, const std::string& name,
                       const Table& table);
 struct StoredTable {
@@ -92,7 +124,7 @@ struct StoredTable {
   Table table;
   std::optional<Value> attribute(const std::string& name) const;
 };
-// Throws InputError naming the file when it is not readable HDF5 or lacks the table.
+// Throws InputError naming the file when it is not intact HDF5 or lacks the table.
 StoredTable read_table_file(const std::string& path, const std::string& name,
                             const std::vector<Column>& columns);
 

@@ -1,19 +1,26 @@
 // tests/reports/store_test.cpp — rows survive the HDF5 store and the journal exactly (NaN, inf,
 // long strings included), a journal's unterminated tail is dropped, and unreadable files or
-// files of another schema are refused with the file named and left untouched.
+// files of another schema are refused with the file named and left untouched. Hostile files: a
+// schema v1 file (written by the sinkbench before checksums, tests/reports/data) whose string
+// heap is mutated never crashes the reader, a flipped byte in a checksummed table or array is an
+// error, an implausible timing is refused, and an output held by one writer is refused to another.
 #include "reports/store.h"
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "core/error.h"
 #include "reports/journal.h"
+#include "reports/lock.h"
 #include "reports/merge.h"
+#include "tests/support/test_seed.h"
 
 namespace sinkbench {
 namespace {
@@ -124,6 +131,7 @@ TEST(Store, ArraysKeepHalfBitsAndDtype) {
     Store s = Store::create(path, {{"schema_version", int64_t(kSchemaVersion)},
                                    {"policy_version", int64_t(kPolicyVersion)}});
     s.append(rec);
+    s.close();
   }
   ASSERT_TRUE(has_arrays(path, rec.id()));
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -193,6 +201,7 @@ TEST(ReadStore, RefusesCorruptTruncatedAndOtherSchemaFilesWithoutTouchingThem) {
   {
     Store s = Store::create(other, {{"schema_version", int64_t(kSchemaVersion + 7)},
                                     {"policy_version", int64_t(kPolicyVersion)}});
+    s.close();
   }
   const std::string other_text = slurp(other);
   for (const auto& [path, needle] : std::vector<std::pair<std::string, std::string>>{
@@ -274,6 +283,204 @@ TEST(Merge, JoinsOtherImplementationsOnTheSameCases) {
     ADD_FAILURE() << "no error";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("another spec"), std::string::npos) << e.what();
+  }
+}
+
+const std::string kV1File = std::string(SINKBENCH_SOURCE_DIR) + "/tests/reports/data/results_v1.h5";
+
+// Offset and used size of the first global heap collection ("GCOL": where schema v1 kept its
+// strings) of a file's bytes.
+std::pair<size_t, size_t> first_global_heap(const std::string& bytes) {
+  const size_t at = bytes.find("GCOL");
+  if (at == std::string::npos) return {0, 0};
+  uint64_t size = 0;
+  std::memcpy(&size, bytes.data() + at + 8, 8);
+  return {at, std::min<size_t>(size, bytes.size() - at)};
+}
+
+// Where a dataset's only (or first) chunk lies in the file.
+std::pair<size_t, size_t> first_chunk(const std::string& path, const std::string& dataset) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t d = H5Dopen2(f, dataset.c_str(), H5P_DEFAULT);
+  hid_t space = H5Dget_space(d);
+  haddr_t addr = 0;
+  hsize_t size = 0, offset[8] = {};
+  unsigned mask = 0;
+  const herr_t rc = H5Dget_chunk_info(d, space, 0, offset, &mask, &addr, &size);
+  H5Sclose(space);
+  H5Dclose(d);
+  H5Fclose(f);
+  return rc < 0 ? std::pair<size_t, size_t>{0, 0} : std::pair<size_t, size_t>{addr, size};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// Issue 18 item 1: a mutated string heap of a schema v1 file once crashed `report` and `diff`
+// inside libhdf5 (SIGSEGV). Every mutation is now either read or an InputError naming the file;
+// the process survives all of them.
+TEST(HostileFile, MutatedStringHeapOfAV1FileNeverCrashesTheReader) {
+  const uint64_t seed = testing::test_seed();
+  const std::string dir = temp_dir("heap");
+  const std::string original = slurp(kV1File);
+  const auto [heap, size] = first_global_heap(original);
+  ASSERT_GT(size, 64u) << kV1File << " has no string heap";
+  EXPECT_EQ(read_store(kV1File).schema_version, 1);
+  std::mt19937_64 rng(seed);
+  const std::string path = dir + "/mutated.h5";
+  constexpr int kMutations = 80;
+  int refused = 0, crashed = 0;
+  for (int k = 0; k < kMutations; ++k) {
+    std::string bytes = original;
+    const size_t at = heap + 16 + rng() % (size - 16);
+    bytes[at] = char(k % 2 == 0 ? 0x71 : uint8_t(rng()));
+    write_bytes(path, bytes);
+    try {
+      read_store(path);
+    } catch (const InputError& e) {
+      ++refused;
+      const std::string what = e.what();
+      EXPECT_NE(what.find(path), std::string::npos) << what;
+      crashed += what.find("crashed the HDF5 library") != std::string::npos;
+    }
+  }
+  std::printf("%d heap mutations: %d refused (%d of them crashed the reader's child)\n", kMutations,
+              refused, crashed);
+  EXPECT_GT(crashed, 0) << "no mutation reached the crash this test guards against";
+}
+
+// Issue 18 item 2: a flipped byte in the data of a table or an array is an error, never a number.
+TEST(HostileFile, AFlippedByteInAStoredTableOrArrayIsAnError) {
+  const uint64_t seed = testing::test_seed();
+  const std::string dir = temp_dir("flip");
+  CaseRecord rec = sample_records().front();
+  rec.arrays.push_back(double_array("oracle/o", {4, 8}, std::vector<double>(32, 0.25)));
+  const std::string path = dir + "/run.h5";
+  {
+    Store s = Store::create(path, {{"schema_version", int64_t(kSchemaVersion)},
+                                   {"policy_version", int64_t(kPolicyVersion)}});
+    s.append(rec);
+    s.close();
+  }
+  const std::string original = slurp(path);
+  std::mt19937_64 rng(seed);
+  const std::string flipped = dir + "/flipped.h5";
+  for (const std::string& dataset :
+       std::vector<std::string>{"/results", "/cases", "/arrays/" + rec.id() + "/oracle/o"}) {
+    const auto [at, size] = first_chunk(path, dataset);
+    ASSERT_GT(size, 0u) << dataset;
+    for (int k = 0; k < 20; ++k) {
+      std::string bytes = original;
+      bytes[at + rng() % size] ^= char(1 << (rng() % 8));
+      write_bytes(flipped, bytes);
+      try {
+        read_store(flipped);
+        ADD_FAILURE() << dataset << ": a flipped byte was read as data";
+      } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find(flipped), std::string::npos) << e.what();
+      }
+    }
+  }
+}
+
+// Issue 18 item 2: a schema v1 file has no checksums; a flipped timing (the 5.4e-312 of the
+// report) is refused as implausible.
+TEST(HostileFile, AnImplausibleTimingInAV1FileIsRefused) {
+  const std::string dir = temp_dir("implausible");
+  const StoredRun run = read_store(kV1File);
+  const auto [at, size] = first_chunk(kV1File, "/results");
+  ASSERT_GT(size, 0u);
+  // Schema v1 tables are uncompressed: the value lies at its row and member offset, where a
+  // variable-length string takes 16 bytes on disk (a global heap id), 8 in HDF5's type sizes.
+  hid_t f = H5Fopen(kV1File.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t d = H5Dopen2(f, "/results", H5P_DEFAULT);
+  hid_t type = H5Dget_type(d);
+  const unsigned wall = unsigned(H5Tget_member_index(type, "wall_seconds"));
+  size_t member = H5Tget_member_offset(type, wall), row = H5Tget_size(type);
+  for (unsigned i = 0; i < unsigned(H5Tget_nmembers(type)); ++i) {
+    hid_t t = H5Tget_member_type(type, i);
+    if (H5Tis_variable_str(t) > 0) {
+      row += 8;
+      if (i < wall) member += 8;
+    }
+    H5Tclose(t);
+  }
+  H5Tclose(type);
+  H5Dclose(d);
+  H5Fclose(f);
+  std::string bytes = slurp(kV1File);
+  const double bad = 5.4e-312;
+  std::memcpy(bytes.data() + at + row * 1 + member, &bad, 8);
+  const std::string path = dir + "/timing.h5";
+  write_bytes(path, bytes);
+  try {
+    read_store(path);
+    FAIL() << "a timing of 5.4e-312 s was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("wall_seconds"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+}
+
+// A file written by the sinkbench of schema v1 opens, every v1 column present.
+TEST(HostileFile, AV1FileStillOpens) {
+  const StoredRun run = read_store(kV1File);
+  EXPECT_EQ(run.schema_version, 1);
+  EXPECT_TRUE(run.complete);
+  ASSERT_FALSE(run.results.rows.empty());
+  for (const Column& c : result_columns())
+    EXPECT_FALSE(run.results.absent(c.name)) << c.name;
+}
+
+// Issue 18 item 7: one writer per output; the refusal names the holder; the lock goes with it.
+TEST(OutputLock, ASecondWriterIsRefusedNamingTheHolder) {
+  const std::string dir = temp_dir("lock");
+  const std::string out = dir + "/run.h5";
+  {
+    const OutputLock first(out, "sinkbench run -o run.h5");
+    try {
+      const OutputLock second(out, "sinkbench run --resume -o run.h5");
+      FAIL() << "two writers of one output";
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("pid " + std::to_string(::getpid())), std::string::npos) << what;
+      EXPECT_NE(what.find("sinkbench run -o run.h5"), std::string::npos) << what;
+      EXPECT_NE(what.find(out), std::string::npos) << what;
+    }
+  }
+  EXPECT_FALSE(fs::exists(lock_path(out)));
+  const OutputLock again(out, "sinkbench run -o run.h5");
+}
+
+// Issue 18 item 3 / deliverable 4: an output is replaced only by a complete, valid file; a store
+// dropped before close() leaves the old file as it was.
+TEST(Store, AnUnclosedStoreLeavesTheExistingFileUntouched) {
+  const std::string dir = temp_dir("untouched");
+  const std::string path = write_file(dir, sample_records());
+  const std::string before = slurp(path);
+  {
+    Store s = Store::create(path, {{"schema_version", int64_t(kSchemaVersion)},
+                                   {"policy_version", int64_t(kPolicyVersion)}});
+    s.append(sample_records().front());
+  }  // dropped, as when a command refuses its input midway
+  EXPECT_EQ(slurp(path), before);
+  EXPECT_FALSE(fs::exists(path + ".writing"));
+}
+
+TEST(Journal, AnImplausibleValueIsACorruptLine) {
+  const std::string dir = temp_dir("journal_implausible");
+  const std::string path = dir + "/j";
+  auto recs = sample_records();
+  const size_t wall = Table{result_columns(), {}}.index("wall_seconds");
+  recs[1].results[0][wall] = 5.4e-312;
+  { Journal::create(path, {{"schema_version", kSchemaVersion}}, recs); }
+  try {
+    read_journal(path);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(path + ":3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("wall_seconds"), std::string::npos) << e.what();
   }
 }
 

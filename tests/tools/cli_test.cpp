@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -177,11 +178,11 @@ TEST(Cli, KilledSweepResumesToTheUninterruptedResult) {
   const Result resumed = run(env, {"run", "--suite", env.suite, "-o", out, "--resume"});
   EXPECT_EQ(resumed.code, full.code) << resumed.output;
   EXPECT_FALSE(fs::exists(out + ".journal"));
-  EXPECT_FALSE(fs::exists(out + ".partial"));
+  EXPECT_FALSE(fs::exists(out + ".lock"));
   expect_same_run(out, clean);
 }
 
-TEST(Cli, ResumeSurvivesAnUnreadablePartialFileAndACutJournalLine) {
+TEST(Cli, ResumeSurvivesACorruptCaseArraysFileAndACutJournalLine) {
   const Env env = make_env("corrupt");
   const std::string clean = env.dir + "/clean.h5", out = env.dir + "/out.h5";
   const Result full = run(env, {"run", "--suite", env.suite, "-o", clean, "--keep-arrays"});
@@ -193,16 +194,24 @@ TEST(Cli, ResumeSurvivesAnUnreadablePartialFileAndACutJournalLine) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ::kill(pid, SIGKILL);
   wait_exit(pid);
-  // The worst a kill can leave: a half-written HDF5 file and a journal line cut short.
-  fs::resize_file(out + ".partial", fs::file_size(out + ".partial") / 2);
-  std::ofstream(out + ".journal", std::ios::app) << "{\"case\": [\"0123";
+  // The worst a kill or a bad disk can leave: a committed case's arrays file cut in half and a
+  // journal line cut short.
+  std::vector<fs::path> arrays;
+  for (const auto& e : fs::directory_iterator(out + ".arrays"))
+    arrays.push_back(e.path());
+  ASSERT_FALSE(arrays.empty());
+  std::sort(arrays.begin(), arrays.end());
+  fs::resize_file(arrays.front(), fs::file_size(arrays.front()) / 2);
+  std::ofstream(out + ".journal", std::ios::app) << "{\"case\": {\"case_id\": \"0123";
   const Result resumed =
       run(env, {"run", "--suite", env.suite, "-o", out, "--keep-arrays", "--resume"});
   EXPECT_EQ(resumed.code, full.code) << resumed.output;
+  EXPECT_NE(resumed.output.find("lost its arrays"), std::string::npos) << resumed.output;
   expect_same_run(out, clean);
-  // Cases whose arrays were lost with the partial file ran again: every case has its arrays.
+  // The case whose arrays were lost ran again: every case has its arrays.
   for (const Row& r : read_store(out).cases.rows)
     EXPECT_TRUE(has_arrays(out, std::get<std::string>(r.front())));
+  EXPECT_FALSE(fs::exists(out + ".arrays"));
 }
 
 TEST(Cli, ShardsMergeToTheUnshardedRun) {
@@ -252,7 +261,7 @@ TEST(Cli, BadInputExitsTwoNamingTheValidChoices) {
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10);
   }
   EXPECT_FALSE(fs::exists(out));
-  EXPECT_FALSE(fs::exists(out + ".partial"));
+  EXPECT_FALSE(fs::exists(out + ".journal"));
 }
 
 TEST(Cli, CorruptOrForeignFilesAreRefusedAndLeftUntouched) {
@@ -269,6 +278,7 @@ TEST(Cli, CorruptOrForeignFilesAreRefusedAndLeftUntouched) {
     Store s = Store::create(foreign, {{"schema_version", int64_t(kSchemaVersion + 1)},
                                       {"policy_version", int64_t(1)},
                                       {"complete", int64_t(1)}});
+    s.close();
   }
   const std::string foreign_text = slurp(foreign);
   const std::string merged = env.dir + "/m.h5";

@@ -22,6 +22,7 @@
 #include "oracle/oracle.h"
 #include "oracle/verdict.h"
 #include "reports/external.h"
+#include "reports/lock.h"
 #include "reports/provenance.h"
 #include "reports/store.h"
 #include "tools/sinkbench/summary.h"
@@ -353,6 +354,7 @@ int run_export(const ExportOptions& opt) {
 
 int run_check(const CheckOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
+  const OutputLock lock(opt.out, opt.command_line);
   const ExternalFile f(opt.input);
   std::error_code ec;
   if (std::filesystem::equivalent(opt.input, opt.out, ec))

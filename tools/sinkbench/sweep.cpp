@@ -1,10 +1,12 @@
 // tools/sinkbench/sweep.cpp — the run loop and its resume logic.
 //
-// Files of a run writing -o OUT: OUT.partial (HDF5, flushed after every case) and OUT.journal
-// (one JSON line per finished case, the commit point). When the sweep completes, OUT.partial is
-// marked complete and renamed to OUT, then the journal is removed. --resume rebuilds the partial
-// file from the journal's committed cases (copying their arrays from the old partial file when it
-// is still readable, re-running the case otherwise), then runs the cases not yet committed.
+// Files of a run writing -o OUT, all under OUT.lock (held for the whole run): OUT.journal (one
+// JSON line per finished case: the commit point) and, with --keep-arrays, OUT.arrays/<case>.h5
+// (each case's arrays, a complete file renamed into place before its journal line). When the
+// sweep completes, the results file is written whole from the committed rows and the case array
+// files, read back, and renamed onto OUT; then the journal and OUT.arrays go. --resume keeps the
+// journal's committed cases (with --keep-arrays, those whose array file is intact) and runs the
+// rest; a kill at any instant, resumes included, loses at most the case in flight.
 #include "tools/sinkbench/sweep.h"
 
 #include <fmt/format.h>
@@ -22,6 +24,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "reports/journal.h"
+#include "reports/lock.h"
 #include "reports/provenance.h"
 #include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/summary.h"
@@ -66,8 +69,11 @@ std::vector<CaseSpec> planned_cases(const Suite& suite, const Filter& filter, co
   return out;
 }
 
-std::string partial_path(const std::string& out) {
-  return out + ".partial";
+std::string arrays_dir(const std::string& out) {
+  return out + ".arrays";
+}
+std::string case_arrays_path(const std::string& out, const std::string& case_id) {
+  return arrays_dir(out) + "/" + case_id + ".h5";
 }
 std::string journal_path(const std::string& out) {
   return out + ".journal";
@@ -109,7 +115,8 @@ void check_same_selection(const std::string& file, const json& was, const json& 
 
 struct ResumePoint {
   std::vector<CaseRecord> records;  // committed cases
-  std::string arrays_from;          // a file that may hold their arrays
+  bool arrays_in_out = false;       // their arrays are in OUT itself (a finished run), not
+                                    // OUT.arrays
   std::string start_time, command_line;
   json resumed_at = json::array();
 };
@@ -143,7 +150,6 @@ ResumePoint find_resume_point(const RunOptions& opt, const json& sel) {
                        "a run of the same policy version (start a new -o)");
     check_same_selection(journal, j.header.value("selection", json::object()), sel);
     rp.records = std::move(j.records);
-    rp.arrays_from = partial_path(opt.out);
     rp.start_time = j.header.value("start_time", "");
     rp.command_line = j.header.value("command", "");
     rp.resumed_at = j.header.value("resumed_at", json::array());
@@ -162,7 +168,7 @@ ResumePoint find_resume_point(const RunOptions& opt, const json& sel) {
     check_same_selection(opt.out, was ? json::parse(to_text(*was), nullptr, false) : json::object(),
                          sel);
     rp.records = records_of(run);
-    rp.arrays_from = opt.out;
+    rp.arrays_in_out = true;
     if (const auto t = run.attribute("start_time")) rp.start_time = to_text(*t);
     if (const auto t = run.attribute("command_line")) rp.command_line = to_text(*t);
   } else {
@@ -196,14 +202,35 @@ Attributes run_attributes(const RunOptions& opt, const Suite& suite, const json&
   return a;
 }
 
-// Test hook: SINKBENCH_TEST_COMMIT_DELAY_MS sleeps between a case's HDF5 append and its journal
-// commit, so a test's SIGKILL lands mid-case with rows in the file that were never committed.
+// Test hook: SINKBENCH_TEST_COMMIT_DELAY_MS sleeps before each case's journal commit, so a
+// test's SIGKILL lands mid-case with its arrays written but the case not committed.
 void test_commit_delay() {
   static const int ms = [] {
     const char* v = std::getenv("SINKBENCH_TEST_COMMIT_DELAY_MS");
     return v ? std::atoi(v) : 0;
   }();
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+// The committed cases a resume keeps: with --keep-arrays, those whose arrays are intact.
+std::vector<CaseRecord> keepable(const RunOptions& opt, ResumePoint& rp) {
+  std::vector<CaseRecord> kept;
+  size_t lost = 0;
+  for (CaseRecord& rec : rp.records) {
+    const bool arrays_ok =
+        !opt.keep_arrays ||
+        (rp.arrays_in_out ? has_arrays(opt.out, rec.id())
+                          : case_arrays_intact(case_arrays_path(opt.out, rec.id()), rec.id()));
+    if (arrays_ok)
+      kept.push_back(std::move(rec));
+    else
+      ++lost;
+  }
+  if (lost > 0)
+    std::fprintf(stderr, "sinkbench: %zu committed case%s lost %s arrays; %s again\n", lost,
+                 lost == 1 ? "" : "s", lost == 1 ? "its" : "their",
+                 lost == 1 ? "it runs" : "they run");
+  return kept;
 }
 
 // Fails before any compute when the results file could not be written.
@@ -216,13 +243,6 @@ void check_writable(const std::string& out) {
     throw InputError("-o " + out, "directory " + dir.string() + " is not writable",
                      "a path in a writable directory");
   if (fs::is_directory(out)) throw InputError("-o " + out, "is a directory", "a file path");
-}
-
-void rename_or_throw(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  fs::rename(from, to, ec);
-  if (ec)
-    throw InputError(to, "cannot rename " + from + " onto it: " + ec.message(), "a writable -o");
 }
 
 }  // namespace
@@ -247,56 +267,77 @@ int run_sweep(const RunOptions& opt) {
                    ch.reason.c_str());
 
   check_writable(opt.out);
+  const OutputLock lock(opt.out, opt.command_line);
   const json sel = selection(opt, suite, impls, cases);
-  const std::string partial = partial_path(opt.out), journal = journal_path(opt.out);
+  const std::string journal = journal_path(opt.out);
   if (!opt.resume && fs::exists(journal))
-    throw InputError(journal, "an interrupted run of " + opt.out + " left this journal",
-                     "--resume to continue it, or delete " + journal + " and " + partial);
+    throw InputError(
+        journal, "an interrupted run of " + opt.out + " left this journal",
+        "--resume to continue it, or delete " + journal + " and " + arrays_dir(opt.out));
   ResumePoint rp = opt.resume ? find_resume_point(opt, sel) : ResumePoint{};
-  if (opt.resume && !rp.records.empty()) rp.resumed_at.push_back(utc_now());
-
-  // Build the new partial file under a third name, so the old one stays intact until the
-  // journal that matches the new one is in place.
-  const std::string building = partial + ".new";
-  Store store = Store::create(building, run_attributes(opt, suite, sel, rp, gpu));
-  Summary summary;
-  std::vector<CaseRecord> kept;
-  for (CaseRecord& rec : rp.records) {
-    if (opt.keep_arrays && !store.copy_arrays(rp.arrays_from, rec.id())) continue;  // re-run
-    store.append(rec);
-    summary.add(rec);
-    kept.push_back(std::move(rec));
+  std::vector<CaseRecord> kept = keepable(opt, rp);
+  if (opt.resume && !kept.empty()) {
+    rp.resumed_at.push_back(utc_now());
+    std::fprintf(stderr, "sinkbench: resuming %s: %zu of %zu cases committed; running the rest\n",
+                 opt.out.c_str(), kept.size(), cases.size());
   }
+  if (kept.empty() || rp.arrays_in_out) fs::remove_all(arrays_dir(opt.out));
+  if (opt.keep_arrays) fs::create_directories(arrays_dir(opt.out));
+
   json header = {{"schema_version", kSchemaVersion},
                  {"policy_version", kPolicyVersion},
                  {"selection", sel},
                  {"start_time", rp.start_time.empty() ? utc_now() : rp.start_time},
                  {"command", rp.command_line.empty() ? opt.command_line : rp.command_line},
                  {"resumed_at", rp.resumed_at}};
+  // Replaces any journal atomically, with exactly the cases kept.
   Journal commits = Journal::create(journal, header, kept);
-  rename_or_throw(building, partial);
 
+  Summary summary;
   std::set<std::string> done;
-  for (const CaseRecord& rec : kept)
+  for (const CaseRecord& rec : kept) {
     done.insert(rec.id());
+    summary.add(rec);
+  }
+  double arrays_seconds = 0;
   Progress progress(int64_t(cases.size()), int64_t(done.size()), ::isatty(STDERR_FILENO) == 1);
   for (const CaseSpec& c : cases) {
     if (done.count(case_id(c))) continue;
-    const CaseRecord rec = run_case(c, impls, opt.keep_arrays);
-    store.append(rec);
+    CaseRecord rec = run_case(c, impls, opt.keep_arrays);
+    if (opt.keep_arrays) {
+      const auto t1 = std::chrono::steady_clock::now();
+      write_case_arrays(case_arrays_path(opt.out, rec.id()), rec.id(), rec.arrays);
+      arrays_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+      rec.arrays.clear();
+    }
     test_commit_delay();
     commits.commit(rec);
     summary.add(rec);
     progress.update(summary, case_label(c));
+    kept.push_back(std::move(rec));
   }
   progress.finish();
 
+  // The results file, written whole and renamed onto OUT only once it reads back intact.
+  std::sort(kept.begin(), kept.end(),
+            [](const CaseRecord& a, const CaseRecord& b) { return a.id() < b.id(); });
+  Attributes attrs = run_attributes(opt, suite, sel, rp, gpu);
+  Store store = Store::create(opt.out, attrs);
+  for (const CaseRecord& rec : kept) {
+    store.append(rec);
+    if (opt.keep_arrays)
+      store.copy_arrays(rp.arrays_in_out && !fs::exists(case_arrays_path(opt.out, rec.id()))
+                            ? opt.out
+                            : case_arrays_path(opt.out, rec.id()),
+                        rec.id());
+  }
   store.set_attribute("end_time", utc_now());
   store.set_attribute("complete", int64_t(1));
-  const double store_seconds = store.seconds() + commits.seconds();
   store.close();
-  rename_or_throw(partial, opt.out);
+  const double store_seconds = store.seconds() + commits.seconds() + arrays_seconds;
   fs::remove(journal);
+  fs::remove_all(arrays_dir(opt.out));
 
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const Counts& n = summary.totals();

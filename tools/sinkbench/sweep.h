@@ -34,9 +34,11 @@ bool in_shard(const std::string& case_id, const Shard& s);
 // The cases a run covers, in canonical order (by case id).
 std::vector<CaseSpec> planned_cases(const Suite& suite, const Filter& filter, const Shard& shard);
 
-// Paths next to the output: the file in progress and the journal that commits each case.
-std::string partial_path(const std::string& out);
+// Paths next to the output: the journal that commits each case, and the folder of each
+// committed case's arrays (--keep-arrays).
 std::string journal_path(const std::string& out);
+std::string arrays_dir(const std::string& out);
+std::string case_arrays_path(const std::string& out, const std::string& case_id);
 
 // Exit code: 0 every result passed (or skipped), 1 a failure or error. Throws InputError on bad
 // input (exit 2), before any compute where the input can be checked up front.
