@@ -366,15 +366,15 @@ Table read_table(hid_t file, const std::string& name, const std::vector<Column>&
       if (cols[c].kind == Kind::str) {
         const char* p = nullptr;
         std::memcpy(&p, &slot, 8);
-        t.rows[r].push_back(std::string(p ? p : ""));
+        t.rows[r].emplace_back(std::in_place_type<std::string>, p ? p : "");
       } else if (cols[c].kind == Kind::i64) {
         int64_t v;
         std::memcpy(&v, &slot, 8);
-        t.rows[r].push_back(v);
+        t.rows[r].emplace_back(std::in_place_type<int64_t>, v);
       } else {
         double v;
         std::memcpy(&v, &slot, 8);
-        t.rows[r].push_back(v);
+        t.rows[r].emplace_back(std::in_place_type<double>, v);
       }
     }
   }

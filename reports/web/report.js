@@ -96,6 +96,9 @@ function axisFor(values) {
   return {type: 'quantitative', scale, axis, values: v};
 }
 
+// Axis of a continuous scale: few ticks, labels that never overlap, no trailing zeros.
+const READABLE = {tickCount: 6, labelOverlap: 'greedy', format: '~g'};
+
 // A y scale for positive values: log where they span 100x or more.
 function yScaleFor(values) {
   const v = values.filter((x) => isNum(x) && x > 0);
@@ -244,7 +247,7 @@ if (typeof document !== 'undefined') {
         width: 520,
         layer: [
           {mark: {type: 'tick', opacity: 0.35, thickness: 1},
-           encoding: {x: {field: 'floor_ratio', type: 'quantitative', scale: yScaleFor(floorRows.map((r) => r.floor_ratio)), title: 'relative L2 error / rounding floor'},
+           encoding: {x: {field: 'floor_ratio', type: 'quantitative', scale: yScaleFor(floorRows.map((r) => r.floor_ratio)), axis: READABLE, title: 'relative L2 error / rounding floor'},
                       y: {field: 'series', type: 'nominal', title: null, sort: {field: 'floor_ratio', op: 'median'}, axis: {labelLimit: 0}},
                       tooltip: [{field: 'impl'}, {field: 'label'}, {field: 'floor_ratio', format: '.3g'}]}},
           {mark: {type: 'tick', color: 'black', thickness: 3},
@@ -272,7 +275,7 @@ if (typeof document !== 'undefined') {
             {mark: {type: 'point', opacity: 0.35},
              encoding: enc({x: xSk({}),
                         xOffset: skAxis.type === 'ordinal' ? {field: 'series'} : undefined,
-                        y: {field: metric, type: 'quantitative', scale: yScaleFor(data.map((r) => r[metric])), title},
+                        y: {field: metric, type: 'quantitative', scale: yScaleFor(data.map((r) => r[metric])), axis: READABLE, title},
                         color: {field: 'series', type: 'nominal', legend},
                         tooltip: [{field: 'impl'}, {field: 'label'}, {field: metric, format: '.3g'}, {field: 'status'}]})},
             {mark: {type: skAxis.type === 'ordinal' ? 'tick' : 'line', point: skAxis.type !== 'ordinal'},
@@ -293,7 +296,7 @@ if (typeof document !== 'undefined') {
       width: 560, height: 220,
       mark: {type: 'point', opacity: 0.6},
       encoding: {x: {field: 'position', type: 'quantitative', title: 'worst query row / (Sq - 1)', scale: {domain: [0, 1]}},
-                 y: {field: 'o_budget', type: 'quantitative', title: 'o_budget'},
+                 y: {field: 'o_budget', type: 'quantitative', axis: READABLE, title: 'o_budget'},
                  color: {field: 'series', type: 'nominal', legend},
                  shape: {field: 'dtype', type: 'nominal'},
                  tooltip: [{field: 'impl'}, {field: 'label'}, {field: 'worst_row'}, {field: 'o_budget', format: '.3g'}]}
@@ -308,7 +311,7 @@ if (typeof document !== 'undefined') {
         width: 300, height: 200,
         mark: {type: skAxis.type === 'ordinal' ? 'point' : 'line', point: skAxis.type !== 'ordinal'},
         encoding: enc({x: xSk({}), xOffset: skAxis.type === 'ordinal' ? {field: 'series'} : undefined,
-                   y: {aggregate: 'median', field: 'tflops', type: 'quantitative', scale: yScaleFor(timed.map((r) => r.tflops)), title: 'TFLOP/s (median)'},
+                   y: {aggregate: 'median', field: 'tflops', type: 'quantitative', scale: yScaleFor(timed.map((r) => r.tflops)), axis: READABLE, title: 'TFLOP/s (median)'},
                    color: {field: 'series', type: 'nominal', legend},
                    tooltip: [{field: 'series'}, {field: 'sk'}, {aggregate: 'median', field: 'tflops', format: '.3g'}]})
       }
