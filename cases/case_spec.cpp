@@ -230,7 +230,7 @@ std::string case_label(const CaseSpec& c) {
                                c.seqlen_q, c.seqlen_k);
   return fmt::format("{} {} {} h{}/{} d{} {}{}", dtype_name(c.dtype), mask, shape, c.heads_q,
                      c.heads_kv, c.head_dim, sink_name(c.sink),
-                     c.input == InputDist::normal ? "" : " " + std::string(input_name(c.input)));
+                     c.input == InputDist::normal ? "" : fmt::format(" {}", input_name(c.input)));
 }
 
 Layout::LseStrides Layout::lse_strides() const {

@@ -1,6 +1,7 @@
 // reports/report.cpp — report.md and index.html from results files. Both are built from one
-// flat list of result rows joined with their case rows; the HTML embeds that list as JSON and
-// builds its charts (Vega-Lite) and sortable tables in the browser, so nothing is fetched.
+// list of result rows joined with their case rows, read by column name, so a column a file lacks
+// is absent ("—") and a column a file adds (a diagnosis, gradient metrics) is carried to the page.
+// The HTML is reports/web/index.html with the rows embedded as JSON; report.js draws it.
 #include "reports/report.h"
 
 #include <fmt/format.h>
@@ -12,12 +13,14 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include "bench/flop_model.h"
 #include "core/error.h"
 #include "reports/store.h"
+#include "reports/web_assets.h"
 
 namespace sinkbench {
 namespace {
@@ -25,12 +28,41 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// One result row with what the report needs from its case.
+constexpr const char* kAbsent = "—";
+
+bool has_column(const Table& t, const std::string& name) {
+  return std::any_of(t.columns.begin(), t.columns.end(),
+                     [&](const Column& c) { return c.name == name; });
+}
+
+// One result row with its case row. Values are read by column name; a metric is nullopt where
+// the file has no such column or the row was not judged (skip, error: nothing was measured).
 struct Entry {
-  std::string file, case_id, label, impl, device, dtype, mask, status, bound, detail;
-  int64_t sq = 0, sk = 0, gqa = 0, head_dim = 0, worst_row = 0;
-  double rel_l2 = 0, cw = 0, floor_l2 = 0, floor_cw = 0, floor_ratio = 0, o_budget = 0,
-         lse_budget = 0, seconds = 0, tflops = 0, gbs = 0, ratio = 0;
+  std::string file;
+  const Table* results = nullptr;
+  size_t row = 0;
+  const Table* cases = nullptr;
+  size_t case_row = 0;
+  std::optional<double> tflops, gbs, ratio, seconds;
+
+  std::string text(const std::string& col) const {
+    if (has_column(*results, col)) return results->text(row, col);
+    if (has_column(*cases, col)) return cases->text(case_row, col);
+    return "";
+  }
+  std::string status() const { return text("status"); }
+  bool judged() const { return status() == "pass" || status() == "fail"; }
+  bool bad() const { return status() == "fail" || status() == "error"; }
+  std::optional<double> metric(const std::string& col) const {
+    if (!judged() || !has_column(*results, col)) return std::nullopt;
+    const Column& c = results->columns[results->index(col)];
+    const double v =
+        c.kind == Kind::i64 ? double(results->integer(row, col)) : results->number(row, col);
+    return std::isfinite(v) ? std::optional(v) : std::nullopt;
+  }
+  int64_t case_int(const std::string& col) const {
+    return has_column(*cases, col) ? cases->integer(case_row, col) : 0;
+  }
 };
 
 // Bytes of the case by the one model (bench/flop_model.h), from its stored cases row.
@@ -65,37 +97,16 @@ std::vector<Entry> entries_of(const StoredRun& run, const std::string& tag) {
   for (size_t i = 0; i < R.rows.size(); ++i) {
     const auto it = case_at.find(R.text(i, "case_id"));
     if (it == case_at.end()) continue;  // a row of a case cut short
-    const size_t c = it->second;
     Entry e;
     e.file = tag;
-    e.case_id = R.text(i, "case_id");
-    e.label = run.cases.text(c, "label");
-    for (auto [field, col] : {std::pair{&e.impl, "impl"},
-                              {&e.device, "device"},
-                              {&e.dtype, "dtype"},
-                              {&e.mask, "mask"},
-                              {&e.status, "status"},
-                              {&e.bound, "bound"},
-                              {&e.detail, "detail"}})
-      *field = R.text(i, col);
-    e.sq = run.cases.integer(c, "sq");
-    e.sk = run.cases.integer(c, "sk");
-    e.gqa = run.cases.integer(c, "gqa");
-    e.head_dim = run.cases.integer(c, "head_dim");
-    e.worst_row = R.integer(i, "worst_row");
-    for (auto [field, col] : {std::pair{&e.rel_l2, "rel_l2"},
-                              {&e.cw, "cw"},
-                              {&e.floor_l2, "floor_l2"},
-                              {&e.floor_cw, "floor_cw"},
-                              {&e.floor_ratio, "floor_ratio"},
-                              {&e.o_budget, "o_budget"},
-                              {&e.lse_budget, "lse_budget"},
-                              {&e.seconds, "seconds"}})
-      *field = R.number(i, col);
-    const bool timed = e.seconds > 0 && (e.status == "pass" || e.status == "fail");
-    if (timed) {
-      e.tflops = R.number(i, "flops") / e.seconds / 1e12;
-      e.gbs = bytes_moved(run.cases, c) / e.seconds / 1e9;
+    e.results = &R;
+    e.row = i;
+    e.cases = &run.cases;
+    e.case_row = it->second;
+    e.seconds = e.metric("seconds");
+    if (e.seconds && *e.seconds > 0 && has_column(R, "flops")) {
+      e.tflops = R.number(i, "flops") / *e.seconds / 1e12;
+      e.gbs = bytes_moved(run.cases, it->second) / *e.seconds / 1e9;
     }
     out.push_back(std::move(e));
   }
@@ -106,10 +117,16 @@ std::vector<Entry> entries_of(const StoredRun& run, const std::string& tag) {
 void add_ratios(std::vector<Entry>& all) {
   std::map<std::string, double> best;
   for (const Entry& e : all)
-    if (e.tflops > 0)
-      best[e.case_id] = best.count(e.case_id) ? std::min(best[e.case_id], e.seconds) : e.seconds;
+    if (e.tflops) {
+      const std::string id = e.text("case_id");
+      best[id] = best.count(id) ? std::min(best[id], *e.seconds) : *e.seconds;
+    }
   for (Entry& e : all)
-    if (e.tflops > 0) e.ratio = e.seconds / best[e.case_id];
+    if (e.tflops) e.ratio = *e.seconds / best[e.text("case_id")];
+}
+
+std::string num_text(std::optional<double> v) {
+  return v ? fmt::format("{:.3g}", *v) : kAbsent;
 }
 
 std::string attr(const StoredRun& r, const char* name) {
@@ -156,19 +173,34 @@ struct Tally {
   void add(const std::string& s) {
     (s == "pass" ? pass : s == "fail" ? fail : s == "skip" ? skip : error) += 1;
   }
+  int judged() const { return pass + fail + error; }
 };
+
+std::string plural(int n, const char* word) {
+  return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
+}
+
+// The one sentence that answers "did it pass?", first in both renderings.
+std::string verdict_line(const std::vector<Entry>& all) {
+  Tally t;
+  for (const Entry& e : all)
+    t.add(e.status());
+  const std::string skipped = t.skip ? fmt::format(" ({} skipped)", t.skip) : "";
+  if (t.judged() == 0) return fmt::format("**Nothing judged: all {} skipped.**", plural(t.skip, "result"));
+  if (t.fail + t.error == 0)
+    return fmt::format("**✅ All {} judged results pass**{}.", t.judged(), skipped);
+  std::string what = t.fail ? plural(t.fail, "failure") : "";
+  if (t.error) what += (what.empty() ? "" : " and ") + plural(t.error, "error");
+  return fmt::format("**❌ {} in {} judged results**{}.", what, t.judged(), skipped);
+}
 
 std::string verdicts_md(const std::vector<Entry>& all) {
   std::map<std::pair<std::string, std::string>, Tally> by;
-  Tally total;
-  for (const Entry& e : all) {
-    by[{e.file, e.impl}].add(e.status);
-    total.add(e.status);
-  }
-  std::string s = fmt::format(
-      "## Verdicts\n\n**{} results: {} pass, {} fail, {} skip, {} error.**\n\n"
-      "| file | implementation | pass | fail | skip | error |\n|---|---|--:|--:|--:|--:|\n",
-      all.size(), total.pass, total.fail, total.skip, total.error);
+  for (const Entry& e : all)
+    by[{e.file, e.text("impl")}].add(e.status());
+  std::string s =
+      "## Verdicts\n\n| file | implementation | pass | fail | skip | error |\n"
+      "|---|---|--:|--:|--:|--:|\n";
   for (const auto& [key, t] : by)
     s += fmt::format("| {} | `{}` | {} | {} | {} | {} |\n", cell(key.first), key.second, t.pass,
                      t.fail ? fmt::format("**{}**", t.fail) : "0", t.skip,
@@ -181,13 +213,13 @@ std::string matrix_md(const std::vector<Entry>& all) {
   std::set<std::pair<std::string, std::string>> cols;
   std::map<std::string, std::map<std::pair<std::string, std::string>, Tally>> m;
   for (const Entry& e : all) {
-    cols.insert({e.dtype, e.mask});
-    m[e.impl][{e.dtype, e.mask}].add(e.status);
+    cols.insert({e.text("dtype"), e.text("mask")});
+    m[e.text("impl")][{e.text("dtype"), e.text("mask")}].add(e.status());
   }
   std::string s =
       "## Pass/fail matrix (implementation x dtype x mask)\n\nEach cell: passed / "
-      "judged (skips not judged); ✅ all passed, ❌ some failed or errored, — all "
-      "skipped.\n\n| implementation |";
+      "judged; ✅ all passed, ❌ some failed or errored, skip: every case skipped (reasons under "
+      "Skipped).\n\n| implementation |";
   std::string rule = "|---|";
   for (const auto& [dt, mask] : cols) {
     s += fmt::format(" {} {} |", dt, mask);
@@ -203,35 +235,100 @@ std::string matrix_md(const std::vector<Entry>& all) {
         continue;
       }
       const Tally& t = it->second;
-      const int judged = t.pass + t.fail + t.error;
-      if (judged == 0)
-        s += " — |";
+      if (t.judged() == 0)
+        s += " skip |";
       else
-        s += fmt::format(" {} {}/{} |", t.pass == judged ? "✅" : "❌", t.pass, judged);
+        s += fmt::format(" {} {}/{} |", t.pass == t.judged() ? "✅" : "❌", t.pass, t.judged());
     }
     s += "\n";
   }
   return s + "\n";
 }
 
+// Errors and non-finite outputs first, then by the larger policy budget used.
+double severity(const Entry& e) {
+  if (e.status() == "error") return INFINITY;
+  double nonfinite = 0;
+  for (const char* col : {"nan_count", "inf_count", "lse_nan_count"})
+    nonfinite += e.metric(col).value_or(0);
+  if (nonfinite > 0) return 1e300;
+  return std::max(e.metric("o_budget").value_or(0), e.metric("lse_budget").value_or(0));
+}
+
+// "seq 0 row 17 head 3 dim 5: got 0.125, want 0.1249" for a judged row.
+std::string worst_element(const Entry& e) {
+  const auto row = e.metric("worst_row");
+  if (!row) return kAbsent;
+  std::string s = fmt::format("seq {} row {} head {} dim {}", e.metric("worst_seq").value_or(0),
+                              *row, e.metric("worst_head").value_or(0),
+                              e.metric("worst_dim").value_or(0));
+  if (const auto got = e.metric("worst_got"))
+    s += fmt::format(": got {:.6g}, want {:.6g}", *got, e.metric("worst_want").value_or(NAN));
+  return s;
+}
+
 std::string worst_md(const std::vector<Entry>& all, int limit) {
   std::vector<const Entry*> v;
   for (const Entry& e : all)
-    if (e.status == "pass" || e.status == "fail" || e.status == "error") v.push_back(&e);
+    if (e.judged() || e.bad()) v.push_back(&e);
   std::stable_sort(v.begin(), v.end(), [](const Entry* a, const Entry* b) {
-    const int fa = a->status != "pass", fb = b->status != "pass";
-    if (fa != fb) return fa > fb;
-    return std::max(a->o_budget, a->lse_budget) > std::max(b->o_budget, b->lse_budget);
+    if (a->bad() != b->bad()) return a->bad();
+    return severity(*a) > severity(*b);
   });
   if (v.size() > size_t(limit)) v.resize(size_t(limit));
+  const bool diagnosis = std::any_of(all.begin(), all.end(),
+                                     [](const Entry& e) { return has_column(*e.results, "diagnosis"); });
   std::string s = fmt::format(
       "## Worst cases\n\nFailures first, then by the larger of o_budget and lse_budget (the "
-      "policy passes at <= 1).\n\n| implementation | case | status | failed bound | o_budget | "
-      "lse_budget | floor ratio | detail |\n|---|---|---|---|--:|--:|--:|---|\n");
-  for (const Entry* e : v)
-    s += fmt::format("| `{}` | {} `{}` | {} | {} | {:.3g} | {:.3g} | {:.3g} | {} |\n", e->impl,
-                     cell(e->label), e->case_id, e->status, e->bound.empty() ? "—" : e->bound,
-                     e->o_budget, e->lse_budget, e->floor_ratio, cell(e->detail));
+      "policy passes at <= 1); — where nothing was measured.\n\n| implementation | case | status "
+      "| failed bound | o_budget | lse_budget | floor ratio | worst element |{} detail |\n"
+      "|---|---|---|---|--:|--:|--:|---|{}---|\n",
+      diagnosis ? " diagnosis |" : "", diagnosis ? "---|" : "");
+  for (const Entry* e : v) {
+    s += fmt::format("| `{}` | {} `{}` | {} | {} | {} | {} | {} | {} |", e->text("impl"),
+                     cell(e->text("label")), e->text("case_id"), e->status(),
+                     e->text("bound").empty() ? kAbsent : e->text("bound"),
+                     num_text(e->metric("o_budget")), num_text(e->metric("lse_budget")),
+                     num_text(e->metric("floor_ratio")), worst_element(*e));
+    if (diagnosis)
+      s += fmt::format(" {} |", e->text("diagnosis").empty() ? kAbsent : cell(e->text("diagnosis")));
+    s += fmt::format(" {} |\n", cell(e->text("detail")));
+  }
+  return s + "\n";
+}
+
+// Skipped results by implementation and reason: a skip is never a zero.
+std::string skipped_md(const std::vector<Entry>& all) {
+  std::map<std::pair<std::string, std::string>, int> by;
+  for (const Entry& e : all)
+    if (e.status() == "skip") by[{e.text("impl"), e.text("detail")}] += 1;
+  if (by.empty()) return "## Skipped\n\nNothing was skipped.\n\n";
+  std::string s = "## Skipped\n\n| implementation | results | reason |\n|---|--:|---|\n";
+  for (const auto& [key, n] : by)
+    s += fmt::format("| `{}` | {} | {} |\n", key.first, n,
+                     key.second.empty() ? kAbsent : cell(key.second));
+  return s + "\n";
+}
+
+// Each implementation's error as a multiple of the rounding floor, per dtype, best first.
+std::string floor_md(const std::vector<Entry>& all) {
+  std::map<std::string, std::map<std::string, std::vector<double>>> by;  // dtype -> impl
+  for (const Entry& e : all)
+    if (const auto r = e.metric("floor_ratio"); r && *r > 0)
+      by[e.text("dtype")][e.text("impl")].push_back(*r);
+  if (by.empty()) return "";
+  std::string s =
+      "## Error against the rounding floor\n\nRelative L2 error / the rounding floor's (1 = as "
+      "good as rounding the exact output), over the judged cases, best first per dtype.\n\n"
+      "| dtype | implementation | cases | median | max |\n|---|---|--:|--:|--:|\n";
+  for (const auto& [dtype, impls] : by) {
+    std::vector<std::tuple<double, double, size_t, std::string>> ranked;
+    for (const auto& [impl, v] : impls)
+      ranked.emplace_back(median(v), *std::max_element(v.begin(), v.end()), v.size(), impl);
+    std::sort(ranked.begin(), ranked.end());
+    for (const auto& [med, mx, n, impl] : ranked)
+      s += fmt::format("| {} | `{}` | {} | {:.3g} | {:.3g} |\n", dtype, impl, n, med, mx);
+  }
   return s + "\n";
 }
 
@@ -240,7 +337,8 @@ std::string speed_md(const std::vector<Entry>& all) {
            std::vector<const Entry*>>
       groups;
   for (const Entry& e : all)
-    if (e.tflops > 0) groups[{e.impl, e.device, e.dtype, e.mask}].push_back(&e);
+    if (e.tflops)
+      groups[{e.text("impl"), e.text("device"), e.text("dtype"), e.text("mask")}].push_back(&e);
   if (groups.empty()) return "## Speed\n\nNo timings in these files.\n\n";
   std::string s =
       "## Speed\n\nMedians over the cases of each group. TFLOP/s counts 4·D flops per visible "
@@ -253,9 +351,9 @@ std::string speed_md(const std::vector<Entry>& all) {
   for (const auto& [key, v] : groups) {
     std::vector<double> tf, gb, ra;
     for (const Entry* e : v) {
-      tf.push_back(e->tflops);
-      gb.push_back(e->gbs);
-      ra.push_back(e->ratio);
+      tf.push_back(*e->tflops);
+      gb.push_back(*e->gbs);
+      ra.push_back(*e->ratio);
     }
     s += fmt::format("| `{}` | {} | {} | {} | {} | {:.4g} | {:.4g} | {:.2f} |\n", std::get<0>(key),
                      std::get<1>(key), std::get<2>(key), std::get<3>(key), v.size(), median(tf),
@@ -284,41 +382,74 @@ std::string script_safe(std::string js) {
   return js;
 }
 
+// A table cell as JSON: text, integer or number; null for a non-finite number.
+json value_json(const Table& t, size_t row, const Column& c) {
+  if (c.kind == Kind::str) return t.text(row, c.name);
+  if (c.kind == Kind::i64) return t.integer(row, c.name);
+  const double v = t.number(row, c.name);
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
+
+// Every column of each row by name, then its case's columns the results lack. Numbers of rows
+// that were not judged are null: nothing was measured, and the page shows "—", not 0.
 json entries_json(const std::vector<Entry>& all) {
   json rows = json::array();
-  auto num = [](double x) { return std::isfinite(x) ? json(x) : json(nullptr); };
-  for (const Entry& e : all)
-    rows.push_back({{"file", e.file},
-                    {"case_id", e.case_id},
-                    {"label", e.label},
-                    {"impl", e.impl},
-                    {"device", e.device},
-                    {"dtype", e.dtype},
-                    {"mask", e.mask},
-                    {"status", e.status},
-                    {"bound", e.bound},
-                    {"sq", e.sq},
-                    {"sk", e.sk},
-                    {"gqa", e.gqa},
-                    {"head_dim", e.head_dim},
-                    {"worst_row", e.worst_row},
-                    {"rel_l2", num(e.rel_l2)},
-                    {"cw", num(e.cw)},
-                    {"floor_l2", num(e.floor_l2)},
-                    {"floor_cw", num(e.floor_cw)},
-                    {"floor_ratio", num(e.floor_ratio)},
-                    {"o_budget", num(e.o_budget)},
-                    {"lse_budget", num(e.lse_budget)},
-                    {"seconds", num(e.seconds)},
-                    {"tflops", num(e.tflops)},
-                    {"gbs", num(e.gbs)},
-                    {"ratio", num(e.ratio)},
-                    {"detail", e.detail}});
+  auto opt = [](std::optional<double> v) { return v ? json(*v) : json(nullptr); };
+  for (const Entry& e : all) {
+    json r = {{"file", e.file}};
+    for (const Column& c : e.results->columns)
+      r[c.name] = c.kind != Kind::str && !e.judged() && c.name != "flops"
+                      ? json(nullptr)
+                      : value_json(*e.results, e.row, c);
+    for (const Column& c : e.cases->columns)
+      if (!r.contains(c.name)) r[c.name] = value_json(*e.cases, e.case_row, c);
+    r["tflops"] = opt(e.tflops);
+    r["gbs"] = opt(e.gbs);
+    r["ratio"] = opt(e.ratio);
+    rows.push_back(std::move(r));
+  }
   return rows;
 }
 
-std::string html_page(const std::string& markdown_title, const json& data, const json& meta,
-                      const std::string& bundles);
+std::string escape_html(const std::string& text) {
+  std::string out;
+  for (char ch : text)
+    out += ch == '<' ? "&lt;" : ch == '&' ? "&amp;" : ch == '>' ? "&gt;" : std::string(1, ch);
+  return out;
+}
+
+// reports/web/index.html with its markers filled. Each marker is replaced once, in order, so a
+// marker-like string inside the data cannot be expanded again.
+std::string html_page(const std::string& title, const json& data, const json& meta,
+                      const std::string& bundles, const std::string& sections) {
+  const std::vector<std::pair<std::string, std::string>> fill = {
+      {"@TITLE@", escape_html(title)},
+      {"@STYLE@", std::string(web::report_css)},
+      {"@BUNDLES@", bundles},
+      {"@SECTIONS@", sections},
+      {"@DATA@", script_safe(data.dump())},
+      {"@META@", script_safe(meta.dump())},
+      {"@SCRIPT@", script_safe(std::string(web::report_js))}};
+  const std::string_view page = web::index_html;
+  std::string out;
+  size_t at = 0;
+  while (at < page.size()) {
+    size_t next = std::string_view::npos;
+    const std::pair<std::string, std::string>* which = nullptr;
+    for (const auto& f : fill) {
+      const size_t p = page.find(f.first, at);
+      if (p < next) next = p, which = &f;
+    }
+    if (!which) {
+      out += page.substr(at);
+      break;
+    }
+    out += page.substr(at, next - at);
+    out += which->second;
+    at = next + which->first.size();
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -330,6 +461,7 @@ std::string default_web_dir() {
 ReportFiles write_report(const ReportOptions& opt) {
   if (opt.inputs.empty()) throw InputError("report", "no results file given", "one or more .h5");
   std::vector<StoredRun> runs;
+  runs.reserve(opt.inputs.size());  // entries point into the runs' tables
   std::vector<std::string> tags;
   std::vector<Entry> all;
   for (const std::string& path : opt.inputs) {
@@ -353,12 +485,21 @@ ReportFiles write_report(const ReportOptions& opt) {
   if (ec || !fs::is_directory(opt.out_dir))
     throw InputError(opt.out_dir, "cannot create the report folder", "a writable directory");
 
+  // Sections other areas add (one line each), after the built-in answer and before the rest.
+  std::vector<ReportSection> sections;
+
   std::string files;
   for (const auto& t : tags)
     files += (files.empty() ? "" : ", ") + t;
-  const std::string md = "# sinkbench report: " + files + "\n\n" + provenance_md(runs, tags) +
-                         verdicts_md(all) + matrix_md(all) + worst_md(all, opt.worst) +
-                         speed_md(all);
+  std::string md = "# sinkbench report: " + files + "\n\n" + verdict_line(all) + "\n\n" +
+                   matrix_md(all) + worst_md(all, opt.worst) + skipped_md(all) + floor_md(all);
+  std::string sections_html;
+  for (const ReportSection& sec : sections) {
+    md += sec.markdown;
+    sections_html += sec.html;
+  }
+  md += verdicts_md(all) + speed_md(all) + provenance_md(runs, tags);
+
   ReportFiles out{(fs::path(opt.out_dir) / "report.md").string(),
                   (fs::path(opt.out_dir) / "index.html").string()};
   json meta = json::array();
@@ -373,7 +514,7 @@ ReportFiles write_report(const ReportOptions& opt) {
          {"start", attr(runs[i], "start_time")},
          {"golden", attr(runs[i], "golden_reason")}});
   const std::string html =
-      html_page("sinkbench report: " + files, entries_json(all), meta, bundles);
+      html_page("sinkbench report: " + files, entries_json(all), meta, bundles, sections_html);
   for (const auto& [path, text] : {std::pair{out.markdown, md}, {out.html, html}}) {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
     f << text;
@@ -382,198 +523,4 @@ ReportFiles write_report(const ReportOptions& opt) {
   return out;
 }
 
-namespace {
-
-// The page: data as JSON, then a script that builds the Vega-Lite specs and the tables. It
-// records how many charts rendered in <body data-rendered> and any error in #errors, which the
-// headless-Chromium test reads.
-std::string html_page(const std::string& title, const json& data, const json& meta,
-                      const std::string& bundles) {
-  std::string page = R"HTML(<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>@TITLE@</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}
-h1{font-size:1.4em} h2{font-size:1.15em;margin-top:1.6em}
-table{border-collapse:collapse;font-size:12px} th,td{border:1px solid #ccc;padding:2px 6px}
-th{background:#f3f3f3;cursor:pointer;position:sticky;top:0} td.num{text-align:right}
-tr.fail td,tr.error td{background:#fde8e8} .chart{margin:0.5em 0 1.5em}
-#errors{color:#b00;white-space:pre-wrap} #errors:empty{display:none}
-.scroll{max-height:480px;overflow:auto}
-</style>
-@BUNDLES@</head>
-<body data-charts="0" data-rendered="0">
-<h1>@TITLE@</h1>
-<pre id="errors"></pre>
-<div id="meta"></div>
-<h2>Error vs sequence length</h2>
-<p>Relative L2 error (points: each case; line: mean per key length) per implementation, faceted by
-dtype; the dashed black line is the rounding floor (the exactly rounded output judged the same
-way).</p>
-<div id="chart-rel" class="chart"></div>
-<p>Componentwise error in units of u·P|V| against its floor.</p>
-<div id="chart-cw" class="chart"></div>
-<h2>Error by query position</h2>
-<p>Policy budget used (o_budget; the policy passes at ≤ 1) against the query row of the worst
-element, relative to Sq.</p>
-<div id="chart-pos" class="chart"></div>
-<h2>Speed vs sequence length</h2>
-<div id="chart-speed" class="chart"></div>
-<h2>Summary</h2>
-<div id="summary" class="scroll"></div>
-<h2>All results</h2>
-<p>Click a column header to sort.</p>
-<div id="results" class="scroll"></div>
-<script id="data" type="application/json">@DATA@</script>
-<script id="meta-data" type="application/json">@META@</script>
-<script>
-(function () {
-  const errors = document.getElementById('errors');
-  const fail = (m) => { errors.textContent += m + '\n'; };
-  window.addEventListener('error', (e) => fail('script error: ' + e.message));
-  const rows = JSON.parse(document.getElementById('data').textContent);
-  const meta = JSON.parse(document.getElementById('meta-data').textContent);
-  const judged = rows.filter((r) => r.status === 'pass' || r.status === 'fail');
-
-  function table(el, cols, data, rowClass) {
-    const t = document.createElement('table');
-    const head = t.createTHead().insertRow();
-    let sortCol = -1, asc = true;
-    const body = t.createTBody();
-    function fill() {
-      body.innerHTML = '';
-      for (const r of data) {
-        const tr = body.insertRow();
-        if (rowClass) tr.className = rowClass(r);
-        for (const c of cols) {
-          const td = tr.insertCell();
-          const v = r[c.key];
-          if (typeof v === 'number') { td.className = 'num'; td.textContent = c.fmt ? c.fmt(v) : String(v); }
-          else td.textContent = v == null ? '' : String(v);
-        }
-      }
-    }
-    cols.forEach((c, i) => {
-      const th = document.createElement('th');
-      th.textContent = c.title || c.key;
-      th.addEventListener('click', () => {
-        asc = sortCol === i ? !asc : true; sortCol = i;
-        data.sort((a, b) => {
-          const x = a[c.key], y = b[c.key];
-          const r = (typeof x === 'number' && typeof y === 'number') ? x - y : String(x).localeCompare(String(y));
-          return asc ? r : -r;
-        });
-        fill();
-      });
-      head.appendChild(th);
-    });
-    fill();
-    el.appendChild(t);
-  }
-  const g = (v) => v.toPrecision(3);
-
-  table(document.getElementById('meta'),
-        [{key: 'file'}, {key: 'suite'}, {key: 'git'}, {key: 'gpu', title: 'GPU'}, {key: 'cpu', title: 'CPU'},
-         {key: 'policy'}, {key: 'start', title: 'started'}, {key: 'golden', title: 'golden reason'}], meta);
-
-  const tally = {};
-  for (const r of rows) {
-    const k = r.file + '\u0000' + r.impl + '\u0000' + r.dtype + '\u0000' + r.mask;
-    tally[k] = tally[k] || {file: r.file, impl: r.impl, dtype: r.dtype, mask: r.mask, pass: 0, fail: 0, skip: 0, error: 0, worst_budget: 0};
-    tally[k][r.status] += 1;
-    tally[k].worst_budget = Math.max(tally[k].worst_budget, r.o_budget || 0, r.lse_budget || 0);
-  }
-  table(document.getElementById('summary'),
-        [{key: 'file'}, {key: 'impl', title: 'implementation'}, {key: 'dtype'}, {key: 'mask'}, {key: 'pass'},
-         {key: 'fail'}, {key: 'skip'}, {key: 'error'}, {key: 'worst_budget', title: 'worst budget', fmt: g}],
-        Object.values(tally), (r) => (r.fail || r.error) ? 'fail' : '');
-  table(document.getElementById('results'),
-        [{key: 'file'}, {key: 'impl', title: 'implementation'}, {key: 'label', title: 'case'}, {key: 'status'},
-         {key: 'bound'}, {key: 'rel_l2', fmt: g}, {key: 'cw', fmt: g}, {key: 'floor_ratio', title: 'floor ratio', fmt: g},
-         {key: 'o_budget', fmt: g}, {key: 'lse_budget', fmt: g}, {key: 'tflops', title: 'TFLOP/s', fmt: g},
-         {key: 'gbs', title: 'GB/s', fmt: g}, {key: 'ratio', title: 'time ratio', fmt: g}, {key: 'detail'}],
-        rows.slice(), (r) => r.status);
-
-  const series = meta.length > 1 ? 'datum.impl + " @ " + datum.file' : 'datum.impl';
-  const errorChart = (metric, floor, title) => ({
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    data: {values: judged},
-    transform: [{calculate: series, as: 'series'}, {filter: 'datum.' + metric + ' > 0'}],
-    facet: {column: {field: 'dtype', type: 'nominal', title: 'dtype'}},
-    resolve: {scale: {y: 'independent'}},
-    spec: {
-      width: 260, height: 200,
-      layer: [
-        {mark: {type: 'point', opacity: 0.35},
-         encoding: {x: {field: 'sk', type: 'quantitative', scale: {type: 'log', base: 2}, title: 'Sk'},
-                    y: {field: metric, type: 'quantitative', scale: {type: 'log'}, title: title},
-                    color: {field: 'series', type: 'nominal', title: 'implementation'},
-                    tooltip: [{field: 'impl'}, {field: 'label'}, {field: metric, format: '.3g'}, {field: 'status'}]}},
-        {mark: {type: 'line', point: true},
-         encoding: {x: {field: 'sk', type: 'quantitative'}, y: {aggregate: 'mean', field: metric},
-                    color: {field: 'series', type: 'nominal'}}},
-        {transform: [{filter: 'datum.' + floor + ' > 0'}],
-         mark: {type: 'line', color: 'black', strokeDash: [5, 3]},
-         encoding: {x: {field: 'sk', type: 'quantitative'}, y: {aggregate: 'mean', field: floor}}}
-      ]
-    }
-  });
-  const posChart = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    data: {values: judged},
-    transform: [{calculate: series, as: 'series'},
-                {calculate: 'datum.sq > 1 ? datum.worst_row / (datum.sq - 1) : 0', as: 'position'}],
-    width: 520, height: 220,
-    mark: {type: 'point', opacity: 0.6},
-    encoding: {x: {field: 'position', type: 'quantitative', title: 'worst query row / (Sq - 1)'},
-               y: {field: 'o_budget', type: 'quantitative', title: 'o_budget'},
-               color: {field: 'series', type: 'nominal', title: 'implementation'},
-               shape: {field: 'dtype', type: 'nominal'},
-               tooltip: [{field: 'impl'}, {field: 'label'}, {field: 'worst_row'}, {field: 'o_budget', format: '.3g'}]}
-  };
-  const timed = rows.filter((r) => r.tflops > 0);
-  const speedChart = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    data: {values: timed},
-    transform: [{calculate: series, as: 'series'}],
-    facet: {column: {field: 'dtype', type: 'nominal'}},
-    spec: {
-      width: 260, height: 200,
-      mark: {type: 'line', point: true},
-      encoding: {x: {field: 'sk', type: 'quantitative', scale: {type: 'log', base: 2}, title: 'Sk'},
-                 y: {aggregate: 'median', field: 'tflops', type: 'quantitative', scale: {type: 'log'}, title: 'TFLOP/s (median)'},
-                 color: {field: 'series', type: 'nominal', title: 'implementation'},
-                 tooltip: [{field: 'series'}, {field: 'sk'}, {aggregate: 'median', field: 'tflops', format: '.3g'}]}
-    }
-  };
-  const charts = [['#chart-rel', errorChart('rel_l2', 'floor_l2', 'relative L2 error')],
-                  ['#chart-cw', errorChart('cw', 'floor_cw', 'cw (units of u·P|V|)')],
-                  ['#chart-pos', posChart]];
-  if (timed.length) charts.push(['#chart-speed', speedChart]);
-  else document.querySelector('#chart-speed').textContent = 'No timings in these files.';
-  document.body.setAttribute('data-charts', String(charts.length));
-  let rendered = 0;
-  Promise.all(charts.map(([el, spec]) =>
-    vegaEmbed(el, spec, {renderer: 'svg', actions: false})
-      .then(() => { rendered += 1; })
-      .catch((e) => fail('chart ' + el + ': ' + e))))
-    .then(() => { document.body.setAttribute('data-rendered', String(rendered)); });
-})();
-</script>
-</body></html>
-)HTML";
-  auto put = [&](const std::string& key, const std::string& value) {
-    for (size_t at = 0; (at = page.find(key, at)) != std::string::npos; at += value.size())
-      page.replace(at, key.size(), value);
-  };
-  std::string escaped_title;
-  for (char ch : title)
-    escaped_title += ch == '<' ? "&lt;" : ch == '&' ? "&amp;" : std::string(1, ch);
-  put("@TITLE@", escaped_title);
-  put("@DATA@", script_safe(data.dump()));
-  put("@META@", script_safe(meta.dump()));
-  put("@BUNDLES@", bundles);
-  return page;
-}
-
-}  // namespace
 }  // namespace sinkbench

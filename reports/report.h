@@ -1,6 +1,8 @@
 // reports/report.h — `sinkbench report`: renders one or more results files into report.md
 // (GitHub-flavoured Markdown) and a self-contained index.html whose Vega-Lite charts and sortable
-// tables work offline (the vega, vega-lite and vega-embed bundles are inlined). docs/reports.md.
+// tables work offline (the vega, vega-lite and vega-embed bundles are inlined; the page's own
+// HTML, JS and CSS are reports/web/, compiled in). Both open with the answer: the verdict, the
+// pass/fail matrix and the failures. docs/reports.md.
 #pragma once
 
 #include <string>
@@ -18,6 +20,13 @@ struct ReportOptions {
 };
 
 struct ReportFiles {
+  std::string markdown, html;
+};
+
+// A part of the report an area adds beside the built-in ones (e.g. gradients): its Markdown
+// (with its own "## " heading) and an HTML fragment placed after the floor-ratio chart. Each is
+// built from the files being rendered and added by one line in write_report.
+struct ReportSection {
   std::string markdown, html;
 };
 

@@ -28,7 +28,7 @@ note "gpu: $(tail -n1 "$out/gpu.txt")"
 
 t0=$SECONDS
 if ! cmake -S "$root" -B "$build" -G Ninja -DSINKBENCH_CUDA=ON -DSINKBENCH_CUDA_ARCHS=90a \
-    -DCMAKE_BUILD_TYPE=Release >"$out/configure.log" 2>&1; then
+    -DSINKBENCH_PTXAS_VERBOSE=ON -DCMAKE_BUILD_TYPE=Release >"$out/configure.log" 2>&1; then
   note "configure FAILED (configure.log)"; tail -30 "$out/configure.log"; exit 1
 fi
 # Everything: -k 0 keeps going past a failing target of another area, so the GPU programs still

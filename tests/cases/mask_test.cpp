@@ -56,7 +56,9 @@ TEST(Mask, RangesMatchTheDesignRule) {
         count += want;
       }
       ASSERT_EQ(visible_count(m, i, sq, sk), count);
-      if (n == 2) ASSERT_LT(r[0].hi, r[1].lo);  // disjoint and ascending
+      if (n == 2) {
+        ASSERT_LT(r[0].hi, r[1].lo);  // disjoint and ascending
+      }
     }
   }
 }

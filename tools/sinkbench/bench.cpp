@@ -29,6 +29,7 @@
 #include "reports/bench_table.h"
 #include "reports/provenance.h"
 #include "tools/sinkbench/runner.h"
+#include "tools/sinkbench/summary.h"
 #include "tools/sinkbench/sweep.h"
 
 #ifdef SINKBENCH_HAVE_CUDA
@@ -143,11 +144,16 @@ void bench_body(benchmark::State& state, Job& job, InputCache& cache, CurrentFor
   }
 }
 
-// Collects the iteration runs (not the aggregates) into the jobs and shows progress on stderr.
+// Collects the iteration runs (not the aggregates) into the jobs and shows progress on stderr,
+// with an ETA from the benchmarks done so far weighted by each one's cost (its FLOPs): a
+// benchmark costs a fixed part (warm-up, sizing, --min-time) plus a part that grows with the case.
 class Collector : public benchmark::BenchmarkReporter {
  public:
   Collector(std::map<std::string, Job*> jobs, size_t total)
-      : jobs_(std::move(jobs)), total_(total) {}
+      : jobs_(std::move(jobs)), total_(total), last_(std::chrono::steady_clock::now()) {
+    for (const auto& [name, job] : jobs_)
+      cost_left_ += job->out.flops;
+  }
   bool ReportContext(const Context&) override { return true; }
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
@@ -159,13 +165,26 @@ class Collector : public benchmark::BenchmarkReporter {
   }
 
  private:
+  // Called once per benchmark, at its first reported run: feeds the ETA model.
+  std::string finished(const Job& job) {
+    const auto now = std::chrono::steady_clock::now();
+    eta_.add(job.out.flops, std::chrono::duration<double>(now - last_).count());
+    last_ = now;
+    cost_left_ = std::max(0.0, cost_left_ - job.out.flops);
+    ++done_;
+    const double left = eta_.seconds_left(int64_t(total_ - done_), cost_left_, 0);
+    const int64_t t = std::isfinite(left) ? int64_t(left + 0.5) : -1;
+    return t < 0 ? "ETA ?" : fmt::format("ETA {}:{:02}", t / 60, t % 60);
+  }
+
   void add(Job& job, const Run& run) {
     BenchOutcome& o = job.out;
     if (!job.error.empty() || run.counters.count("median_s") == 0) {
       o.status = "error";
       o.reason = job.error.empty() ? "no timing recorded" : job.error;
-      std::fprintf(stderr, "sinkbench: bench: %s %s: error: %s\n", o.case_id.c_str(),
-                   o.impl.c_str(), o.reason.c_str());
+      const std::string eta = finished(job);
+      std::fprintf(stderr, "[%zu/%zu] %s %s: error: %s | %s\n", done_, total_, o.case_id.c_str(),
+                   o.impl.c_str(), o.reason.c_str(), eta.c_str());
       return;
     }
     auto counter = [&](const char* name) { return double(run.counters.at(name)); };
@@ -176,14 +195,17 @@ class Collector : public benchmark::BenchmarkReporter {
     o.max_s = first ? counter("max_s") : std::max(o.max_s, counter("max_s"));
     job.medians.push_back(counter("median_s"));
     o.median_s = median_of(job.medians);
-    if (first) ++done_;
-    std::fprintf(stderr, "[%zu/%zu] %-34s %-40s %10.4f ms %9.4g TFLOP/s %9.4g GB/s\n", done_,
+    const std::string eta = first ? finished(job) : "";
+    std::fprintf(stderr, "[%zu/%zu] %-34s %-40s %10.4f ms %9.4g TFLOP/s %9.4g GB/s | %s\n", done_,
                  total_, o.impl.c_str(), o.label.c_str(), counter("median_s") * 1e3,
-                 counter("TFLOP/s"), counter("GB/s"));
+                 counter("TFLOP/s"), counter("GB/s"), eta.c_str());
   }
 
   std::map<std::string, Job*> jobs_;
   size_t total_, done_ = 0;
+  EtaModel eta_;
+  double cost_left_ = 0;
+  std::chrono::steady_clock::time_point last_;
 };
 
 BenchOutcome outcome_of(const CaseSpec& c, const Impl& impl) {

@@ -365,7 +365,9 @@ int run_check(const CheckOptions& opt) {
   warn_unknown_cases(f, impls, ids);
   if (opt.threads > 0) omp_set_num_threads(opt.threads);
 
-  Attributes attrs = provenance(opt.command_line, DeviceInfo{false, "external implementations"});
+  DeviceInfo external_device;
+  external_device.reason = "external implementations";
+  Attributes attrs = provenance(opt.command_line, external_device);
   const std::vector<std::pair<std::string, Value>> extra = {
       {"suite", f.text_attribute("/", "suite").value_or("")},
       {"filter", f.text_attribute("/", "filter").value_or("")},

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "bench/flop_model.h"
+#include "cases/filter.h"
 #include "cases/suite.h"
 #include "core/device.h"
 #include "core/error.h"
@@ -110,7 +111,10 @@ void report_after_run(const RunOptions& run, const std::string& dir) {
   namespace fs = std::filesystem;
   if (!fs::exists(run.out)) return;
   try {
-    const ReportFiles f = write_report({{run.out}, dir});
+    ReportOptions opt;
+    opt.inputs = {run.out};
+    opt.out_dir = dir;
+    const ReportFiles f = write_report(opt);
     std::fprintf(stderr, "sinkbench: report: %s, %s\n", f.markdown.c_str(), f.html.c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sinkbench: warning: no report written: %s\n", e.what());
@@ -125,6 +129,78 @@ std::string quoted_command_line(int argc, char** argv) {
     out += (i ? " " : "") + (plain ? a : "'" + a + "'");
   }
   return out;
+}
+
+// The options subcommands share, each declared once: the same name, help, check and default
+// wherever it appears. What a value may be is in the help's footer (catalogue()).
+CLI::Option* add_suite(CLI::App* app, std::string& into) {
+  return app->add_option("--suite", into, "Suite: a built-in name (listed below) or a .yaml path")
+      ->capture_default_str();
+}
+CLI::Option* add_filter(CLI::App* app, std::string& into) {
+  return app->add_option("--filter", into,
+                         "Cases whose fields match every clause `field OP value` (fields and "
+                         "operators below), e.g. dtype=bf16,mask=causal,sk>=1024");
+}
+CLI::Option* add_impls(CLI::App* app, std::vector<std::string>& into) {
+  return app->add_option("--impl", into,
+                         "Implementation(s), repeatable or comma-separated (names below; "
+                         "default: all)");
+}
+CLI::Option* add_device(CLI::App* app, std::string& into) {
+  return app->add_option("--device", into, "Devices whose implementations take part")
+      ->check(CLI::IsMember({"cpu", "cuda", "all"}))
+      ->capture_default_str();
+}
+CLI::Option* add_output(CLI::App* app, std::string& into, const std::string& what) {
+  return app->add_option("-o,--output", into, what)->capture_default_str();
+}
+CLI::Option* add_threads(CLI::App* app, int& into) {
+  return app->add_option("--threads", into, "OpenMP threads (default: OMP_NUM_THREADS or all)")
+      ->check(CLI::NonNegativeNumber);
+}
+CLI::Option* add_shard(CLI::App* app, std::string& into) {
+  return app->add_option("--shard", into,
+                         "Only shard i of n (0 <= i < n), a deterministic partition by case id");
+}
+
+// Words joined by ", " and folded at 100 columns under an indent.
+std::string folded(const std::vector<std::string>& words, const std::string& indent) {
+  std::string out = indent, line;
+  for (size_t i = 0; i < words.size(); ++i) {
+    const std::string w = words[i] + (i + 1 < words.size() ? "," : "");
+    if (!line.empty() && indent.size() + line.size() + 1 + w.size() > 100) {
+      out += line + "\n" + indent;
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + w;
+  }
+  return out + line + "\n";
+}
+
+// What --suite, --impl and --filter accept in this binary, for the help of the commands that
+// take them.
+std::string catalogue(bool suites, bool impls, bool filter) {
+  std::string s;
+  if (suites) s += "\nSuites (--suite; `sinkbench list suites` describes them):\n" +
+                   folded(sinkbench::list_suites(), "  ");
+  if (impls) {
+    const std::vector<std::string> names = impl_names();
+    s += "\nImplementations (--impl; `sinkbench list impls` describes them):\n" +
+         (names.empty() ? std::string("  none is built into this binary\n") : folded(names, "  "));
+  }
+  if (filter)
+    s += "\nFilter (--filter): comma-separated clauses `field OP value`, all of which must hold.\n"
+         "  OP: = != < <= > >= (text fields: = and != only). Fields:\n" +
+         folded(filter_fields(), "  ");
+  return s;
+}
+
+// A default path inside the source tree, shown relative to it.
+std::string in_project(const std::string& path) {
+  const std::string root = SINKBENCH_SOURCE_DIR;
+  return path.rfind(root + "/", 0) == 0 ? path.substr(root.size() + 1) + " (in the source tree)"
+                                        : path;
 }
 
 }  // namespace
@@ -142,41 +218,35 @@ int main(int argc, char** argv) {
   list->add_option("what", list_opt.what, "impls, suites or cases")
       ->required()
       ->check(CLI::IsMember({"impls", "suites", "cases"}));
-  list->add_option("--suite", list_opt.suite, "Suite whose cases to list (name or .yaml path)")
-      ->capture_default_str();
-  list->add_option("--filter", list_opt.filter, "Filter expression, e.g. dtype=bf16,sk>=1024");
-  list->add_option("--shard", list_opt.shard, "Only the cases of shard i/n (0 <= i < n)");
+  add_suite(list, list_opt.suite);
+  add_filter(list, list_opt.filter);
+  add_shard(list, list_opt.shard);
+  list->footer(catalogue(true, false, true));
 
   RunOptions run_opt;
   CLI::App* run = app.add_subcommand(
       "run",
       "Run a suite through every chosen implementation, judge each result against the FP64 "
       "oracle and write an HDF5 results file (exit 0 all pass, 1 any failure, 2 bad input)");
-  run->add_option("--suite", run_opt.suite, "Built-in suite name or path to a .yaml file")
-      ->capture_default_str();
-  run->add_option("--impl", run_opt.impls,
-                  "Implementation(s) to run, repeatable or comma-separated (default: all)");
-  run->add_option("--device", run_opt.device, "Devices whose implementations run")
-      ->check(CLI::IsMember({"cpu", "cuda", "all"}))
-      ->capture_default_str();
-  run->add_option("--filter", run_opt.filter,
-                  "Filter expression over case fields, e.g. dtype=bf16,mask=causal,sk>=1024");
-  run->add_option("-o,--output", run_opt.out, "Results file (HDF5)")->capture_default_str();
+  add_suite(run, run_opt.suite);
+  add_impls(run, run_opt.impls);
+  add_device(run, run_opt.device);
+  add_filter(run, run_opt.filter);
+  add_output(run, run_opt.out, "Results file (HDF5)");
   run->add_flag("--keep-arrays", run_opt.keep_arrays,
                 "Store inputs, oracle outputs and every implementation's o and lse per case");
   run->add_flag("--resume", run_opt.resume,
                 "Continue the interrupted run of -o (or extend a finished one) with the same "
                 "options");
-  run->add_option("--shard", run_opt.shard,
-                  "Run only shard i of n (0 <= i < n), a deterministic partition by case id");
-  run->add_option("--threads", run_opt.threads, "OpenMP threads (default: OMP_NUM_THREADS or all)")
-      ->check(CLI::NonNegativeNumber);
+  add_shard(run, run_opt.shard);
+  add_threads(run, run_opt.threads);
 
   std::string report_dir;
   bool no_report = false;
   run->add_option("--report", report_dir,
                   "Folder for report.md and index.html of this run (default: report/ next to -o)");
   run->add_flag("--no-report", no_report, "Write no report");
+  run->footer(catalogue(true, true, true));
 
   std::vector<std::string> merge_inputs;
   std::string merge_out;
@@ -185,7 +255,7 @@ int main(int argc, char** argv) {
       "Merge results files into one, in canonical order: shards of one sweep, or runs of other "
       "implementations over the same cases (ours beside `sinkbench check` results)");
   merge->add_option("inputs", merge_inputs, "Results files to merge")->required();
-  merge->add_option("-o,--output", merge_out, "Merged results file")->required();
+  add_output(merge, merge_out, "Merged results file")->required();
 
   std::string diff_golden, diff_run;
   DiffRules diff_rules;
@@ -212,7 +282,7 @@ int main(int argc, char** argv) {
   CLI::App* report = app.add_subcommand(
       "report", "Render results files (together) into report.md and a self-contained index.html");
   report->add_option("inputs", report_opt.inputs, "Results files")->required();
-  report->add_option("-o,--output", report_opt.out_dir, "Report folder")->capture_default_str();
+  add_output(report, report_opt.out_dir, "Report folder");
   report->add_option("--web", report_opt.web_dir,
                      "Folder with the vega, vega-lite and vega-embed npm packages (default: "
                      "reports/web/node_modules)");
@@ -231,17 +301,16 @@ int main(int argc, char** argv) {
   golden_update->add_option("--why", golden_opt.why, "Why the golden changes (recorded)")
       ->required();
   golden_update->add_option("--golden", golden_opt.golden, "Fixture to rewrite")
-      ->capture_default_str();
-  golden_update->add_option("--suite", golden_opt.suite,
-                            "Suite to run (default: cases/suites/golden.yaml)");
+      ->default_str(in_project(golden_opt.golden));
+  golden_update->add_option("--suite", golden_opt.suite, "Suite to run (name or .yaml path)")
+      ->default_str(in_project(default_golden_suite()));
 
   OracleOptions oracle_opt;
   CLI::App* oracle = app.add_subcommand(
       "oracle", "Run the FP64 oracle on cases of a suite and print its outputs' summary");
-  oracle->add_option("--suite", oracle_opt.suite, "Built-in suite name or path to a .yaml file")
-      ->capture_default_str();
-  oracle->add_option("--filter", oracle_opt.filter,
-                     "Filter expression, e.g. dtype=bf16,mask=causal,sk>=1024");
+  add_suite(oracle, oracle_opt.suite);
+  add_filter(oracle, oracle_opt.filter);
+  oracle->footer(catalogue(true, false, true));
   oracle->add_option("--limit", oracle_opt.limit, "Number of cases to evaluate")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -251,12 +320,10 @@ int main(int argc, char** argv) {
       "export",
       "Write the cases of a suite with their inputs into an HDF5 file an external "
       "implementation fills with its outputs (layout: docs/external.md)");
-  exp->add_option("--suite", export_opt.suite, "Built-in suite name or path to a .yaml file")
-      ->capture_default_str();
-  exp->add_option("--filter", export_opt.filter,
-                  "Filter expression over case fields, e.g. dtype=bf16,mask=causal,sk>=1024");
-  exp->add_option("-o,--output", export_opt.out, "Exchange file to write (HDF5)")
-      ->capture_default_str();
+  add_suite(exp, export_opt.suite);
+  add_filter(exp, export_opt.filter);
+  add_output(exp, export_opt.out, "Exchange file to write (HDF5)");
+  exp->footer(catalogue(true, false, true));
 
   CheckOptions check_opt;
   CLI::App* check = app.add_subcommand(
@@ -265,14 +332,10 @@ int main(int argc, char** argv) {
       "with the policy of `run`; write a results file with device \"external\" (exit 0 all "
       "pass, 1 any failure or missing/misshapen output, 2 bad or tampered input)");
   check->add_option("input", check_opt.input, "Exchange file filled with outputs")->required();
-  check->add_option("-o,--output", check_opt.out, "Results file (HDF5, as `run` writes)")
-      ->capture_default_str();
+  add_output(check, check_opt.out, "Results file (HDF5, as `run` writes)");
   check->add_option("--impl", check_opt.impls,
                     "Output groups (/outputs/<impl>) to judge, repeatable (default: all)");
-  check
-      ->add_option("--threads", check_opt.threads,
-                   "OpenMP threads (default: OMP_NUM_THREADS or all)")
-      ->check(CLI::NonNegativeNumber);
+  add_threads(check, check_opt.threads);
 
   BenchOptions bench_opt;
   CLI::App* bench = app.add_subcommand(
@@ -282,27 +345,19 @@ int main(int argc, char** argv) {
       "their share of the measured copy bandwidth and GEMM peak) into a bench table; with "
       "--compare, judge each (case, impl) against a base file (exit 0 nothing "
       "slower, 1 slower or a failed forward, 2 bad input; layout and rule: docs/results.md)");
-  bench->add_option("--suite", bench_opt.suite, "Built-in suite name or path to a .yaml file")
-      ->capture_default_str();
-  bench->add_option("--filter", bench_opt.filter,
-                    "Filter expression over case fields, e.g. dtype=bf16,mask=causal,sk>=1024");
-  bench->add_option("--impl", bench_opt.impls,
-                    "Implementation(s) to time, repeatable or comma-separated (default: all)");
-  bench->add_option("--device", bench_opt.device, "Devices whose implementations are timed")
-      ->check(CLI::IsMember({"cpu", "cuda", "all"}))
-      ->capture_default_str();
+  add_suite(bench, bench_opt.suite);
+  add_filter(bench, bench_opt.filter);
+  add_impls(bench, bench_opt.impls);
+  add_device(bench, bench_opt.device);
   bench
       ->add_option("--min-time", bench_opt.min_time,
                    "Seconds of timed iterations per benchmark and repetition")
       ->capture_default_str();
   bench->add_option("--repetitions", bench_opt.repetitions, "Repetitions of each benchmark")
       ->capture_default_str();
-  bench
-      ->add_option("--threads", bench_opt.threads,
-                   "OpenMP threads (default: OMP_NUM_THREADS or all)")
-      ->check(CLI::NonNegativeNumber);
-  bench->add_option("-o,--output", bench_opt.out, "Bench file to write (HDF5)")
-      ->capture_default_str();
+  add_threads(bench, bench_opt.threads);
+  add_output(bench, bench_opt.out, "Bench file to write (HDF5)");
+  bench->footer(catalogue(true, true, true));
   bench->add_option("--json", bench_opt.json, "Also write Google Benchmark's JSON to this file");
   bench->add_option("--compare", bench_opt.compare,
                     "Base bench file: print new/base per (case, impl) with a verdict");

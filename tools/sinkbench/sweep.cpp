@@ -21,6 +21,7 @@
 #include <set>
 #include <thread>
 
+#include "bench/flop_model.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "reports/journal.h"
@@ -261,10 +262,8 @@ int run_sweep(const RunOptions& opt) {
                          (opt.shard.empty() ? "" : " in shard " + opt.shard),
                      "a filter and shard selecting at least one case");
   if (opt.threads > 0) omp_set_num_threads(opt.threads);
-  for (const ImplChoice& ch : impls)
-    if (!ch.available)
-      std::fprintf(stderr, "sinkbench: %s is skipped: %s\n", ch.impl->name().c_str(),
-                   ch.reason.c_str());
+  for (const std::string& line : unavailable_lines(impls))
+    std::fprintf(stderr, "sinkbench: %s\n", line.c_str());
 
   check_writable(opt.out);
   const OutputLock lock(opt.out, opt.command_line);
@@ -293,16 +292,21 @@ int run_sweep(const RunOptions& opt) {
   // Replaces any journal atomically, with exactly the cases kept.
   Journal commits = Journal::create(journal, header, kept);
 
-  Summary summary;
+  Summary summary(impls);
   std::set<std::string> done;
   for (const CaseRecord& rec : kept) {
     done.insert(rec.id());
     summary.add(rec);
   }
   double arrays_seconds = 0;
-  Progress progress(int64_t(cases.size()), int64_t(done.size()), ::isatty(STDERR_FILENO) == 1);
+  double pending_cost = 0;  // a case's cost: its FLOPs, visible pairs x D
+  for (const CaseSpec& c : cases)
+    if (!done.count(case_id(c))) pending_cost += forward_flops(c);
+  Progress progress(int64_t(cases.size()), int64_t(done.size()), pending_cost,
+                    ::isatty(STDERR_FILENO) == 1);
   for (const CaseSpec& c : cases) {
     if (done.count(case_id(c))) continue;
+    progress.begin(case_label(c), forward_flops(c));
     CaseRecord rec = run_case(c, impls, opt.keep_arrays);
     if (opt.keep_arrays) {
       const auto t1 = std::chrono::steady_clock::now();
@@ -314,7 +318,7 @@ int run_sweep(const RunOptions& opt) {
     test_commit_delay();
     commits.commit(rec);
     summary.add(rec);
-    progress.update(summary, case_label(c));
+    progress.end(summary);
     kept.push_back(std::move(rec));
   }
   progress.finish();
@@ -340,14 +344,10 @@ int run_sweep(const RunOptions& opt) {
   fs::remove_all(arrays_dir(opt.out));
 
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  const Counts& n = summary.totals();
   std::printf("%s", summary.render().c_str());
-  std::printf(
-      "\n%s: %lld cases, %lld results (pass %lld, fail %lld, skip %lld, error %lld) in "
-      "%.1f s; store %.3f s (%.1f%%)\n",
-      opt.out.c_str(), (long long)summary.cases(), (long long)n.total(), (long long)n.pass,
-      (long long)n.fail, (long long)n.skip, (long long)n.error, total, store_seconds,
-      100.0 * store_seconds / total);
+  std::printf("\n%s: %lld cases, %s in %.1f s; store %.3f s (%.1f%%)\n", opt.out.c_str(),
+              (long long)summary.cases(), summary.totals_text().c_str(), total, store_seconds,
+              100.0 * store_seconds / total);
   return summary.failed() ? 1 : 0;
 }
 
