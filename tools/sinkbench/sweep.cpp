@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "reports/journal.h"
 #include "reports/provenance.h"
+#include "tools/sinkbench/output_path.h"
 #include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/summary.h"
 
@@ -206,18 +207,6 @@ void test_commit_delay() {
   if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
 }
 
-// Fails before any compute when the results file could not be written.
-void check_writable(const std::string& out) {
-  const fs::path dir = fs::absolute(out).parent_path();
-  if (!fs::is_directory(dir))
-    throw InputError("-o " + out, "directory " + dir.string() + " does not exist",
-                     "a path in an existing, writable directory");
-  if (::access(dir.c_str(), W_OK) != 0)
-    throw InputError("-o " + out, "directory " + dir.string() + " is not writable",
-                     "a path in a writable directory");
-  if (fs::is_directory(out)) throw InputError("-o " + out, "is a directory", "a file path");
-}
-
 void rename_or_throw(const std::string& from, const std::string& to) {
   std::error_code ec;
   fs::rename(from, to, ec);
@@ -246,7 +235,7 @@ int run_sweep(const RunOptions& opt) {
       std::fprintf(stderr, "sinkbench: %s is skipped: %s\n", ch.impl->name().c_str(),
                    ch.reason.c_str());
 
-  check_writable(opt.out);
+  prepare_output_path("-o", opt.out);  // before any compute
   const json sel = selection(opt, suite, impls, cases);
   const std::string partial = partial_path(opt.out), journal = journal_path(opt.out);
   if (!opt.resume && fs::exists(journal))
