@@ -69,13 +69,25 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(a, b - a + 1));
 }
 
+constexpr const char* kOperatorChars = "=!<>";
+constexpr const char* kOperatorList = "= (or ==), !=, <, <=, >, >=";
+
+// The operator as compare() knows it ("==" is "="), or "" for anything else.
+std::string canonical_operator(const std::string& op) {
+  if (op == "==") return "=";
+  for (const char* known : {"=", "!=", "<", "<=", ">", ">="})
+    if (op == known) return op;
+  return "";
+}
+
 bool compare(double a, const std::string& op, double b) {
   if (op == "=") return a == b;
   if (op == "!=") return a != b;
   if (op == "<") return a < b;
   if (op == "<=") return a <= b;
   if (op == ">") return a > b;
-  return a >= b;
+  if (op == ">=") return a >= b;
+  throw InternalError("filter operator '" + op + "' has no comparison");
 }
 
 }  // namespace
@@ -101,17 +113,22 @@ Filter Filter::parse(std::string_view expr, const std::string& where) {
       throw InputError(where, "empty clause in '" + std::string(expr) + "'",
                        "clauses like dtype=bf16 separated by commas");
     }
-    const size_t op_pos = clause.find_first_of("=!<>");
+    const size_t op_pos = clause.find_first_of(kOperatorChars);
     if (op_pos == std::string::npos || op_pos == 0)
       throw InputError(where, "clause '" + clause + "' has no field and operator",
-                       "field OP value with OP one of = != < <= > >=");
-    size_t op_len = 1;
-    if (op_pos + 1 < clause.size() && clause[op_pos + 1] == '=') op_len = 2;
+                       std::string("field OP value with OP one of ") + kOperatorList);
+    // The operator is the whole run of operator characters, so "==" and "=>" are read as
+    // written, never as "=" or ">=" followed by part of the value.
+    const size_t op_end = std::min(clause.find_first_not_of(kOperatorChars, op_pos), clause.size());
     Clause c;
     c.field = trim(clause.substr(0, op_pos));
-    c.op = clause.substr(op_pos, op_len);
-    c.value = trim(clause.substr(op_pos + op_len));
-    if (c.op == "!") throw InputError(where, "operator '!' in '" + clause + "'", "!=");
+    c.op = canonical_operator(clause.substr(op_pos, op_end - op_pos));
+    c.value = trim(clause.substr(op_end));
+    if (c.op.empty())
+      throw InputError(where,
+                       fmt::format("unknown operator '{}' after field '{}' in '{}'",
+                                   clause.substr(op_pos, op_end - op_pos), c.field, clause),
+                       std::string("one of ") + kOperatorList);
     const Field* field = find_field(c.field);
     if (!field)
       throw InputError(where, "unknown filter field '" + c.field + "'",
@@ -127,7 +144,7 @@ Filter Filter::parse(std::string_view expr, const std::string& where) {
                          "a number");
     } else if (c.op != "=" && c.op != "!=") {
       throw InputError(where, "operator '" + c.op + "' on text field '" + c.field + "'",
-                       "= or != for text fields");
+                       "=, == or != for text fields");
     }
     f.clauses_.push_back(std::move(c));
   }

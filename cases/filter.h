@@ -1,6 +1,7 @@
 // cases/filter.h — `--filter` expressions over case fields: comma-separated clauses
-// `field OP value` (OP one of = != < <= > >=), all of which must hold, e.g.
-// "dtype=bf16,mask=causal,sk>=1024". Suite exclusions use the same language.
+// `field OP value` (OP one of = == != < <= > >=; = and == both mean equal), all of which must
+// hold, e.g. "dtype=bf16,mask=causal,sk>=1024". Any other run of =!<> characters is refused.
+// Suite exclusions use the same language.
 #pragma once
 
 #include <string>

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "cases/resources.h"
 #include "core/error.h"
 
 #ifndef SINKBENCH_SOURCE_DIR
@@ -118,11 +119,36 @@ void apply_field(Draft& d, const std::string& file, const std::string& key, cons
   }
 }
 
+// The entries of a YAML map with their keys as text. yaml-cpp keeps every entry of a key written
+// twice (later readers would see only one of them) and lets a key be a map or a list: both are
+// refused here, naming the map (`what`), the line and the key.
+std::vector<std::pair<std::string, YAML::Node>> entries(const std::string& file,
+                                                        const YAML::Node& map,
+                                                        const std::string& what) {
+  std::vector<std::pair<std::string, YAML::Node>> out;
+  std::set<std::string> seen;
+  for (const auto& kv : map) {
+    if (!kv.first.IsScalar())
+      throw InputError(at(file, kv.first),
+                       fmt::format("a key of {} is a {}", what,
+                                   kv.first.IsSequence() ? "list"
+                                   : kv.first.IsMap()    ? "map"
+                                                         : "null"),
+                       "a field name");
+    const std::string key = kv.first.Scalar();
+    if (!seen.insert(key).second)
+      throw InputError(at(file, kv.first), fmt::format("duplicate key '{}' in {}", key, what),
+                       "each key once");
+    out.emplace_back(key, kv.second);
+  }
+  return out;
+}
+
 void apply_map(Draft& d, const std::string& file, const YAML::Node& map) {
   if (!map.IsMap())
     throw InputError(at(file, map), "expected a map of fields", "{field: value, ...}");
-  for (const auto& kv : map)
-    apply_field(d, file, kv.first.as<std::string>(), kv.second);
+  for (const auto& [key, value] : entries(file, map, "a case map"))
+    apply_field(d, file, key, value);
 }
 
 CaseSpec finish(Draft d, const std::string& file) {
@@ -135,6 +161,7 @@ CaseSpec finish(Draft d, const std::string& file) {
     d.spec.heads_kv = d.spec.heads_q / *d.gqa;
   }
   validate(d.spec, d.where.empty() ? file : d.where);
+  check_case_size(d.spec, d.where.empty() ? file : d.where);
   return d.spec;
 }
 
@@ -167,6 +194,23 @@ std::vector<CaseSpec> included_cases(const std::string& file, const YAML::Node& 
   }
 }
 
+// The axes expand to the product of their lengths; a suite past kMaxSuiteCases is refused before
+// any case is built (a few short axes can otherwise ask for more cases than memory holds).
+constexpr double kMaxSuiteCases = 100000;
+
+void check_expansion_size(const std::string& file, const std::vector<Axis>& axes, size_t extra) {
+  double n = 1;
+  std::string product;
+  for (const Axis& a : axes) {
+    n *= double(a.values.size());
+    product += (product.empty() ? "" : " x ") + fmt::format("{} ({})", a.values.size(), a.name);
+  }
+  if (n + double(extra) > kMaxSuiteCases)
+    throw InputError(
+        file, fmt::format("'axes' expand to {:.0f} cases ({}) plus {} listed", n, product, extra),
+        fmt::format("at most {:.0f} cases per suite", kMaxSuiteCases));
+}
+
 }  // namespace
 
 std::vector<std::string> suite_fields() {
@@ -177,9 +221,10 @@ Suite parse_suite(const std::string& text, const std::string& file) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
-  } catch (const YAML::ParserException& e) {
-    throw InputError(fmt::format("{}:{}:{}", file, e.mark.line + 1, e.mark.column + 1),
-                     "malformed YAML: " + e.msg,
+  } catch (const YAML::Exception& e) {
+    const std::string where =
+        e.mark.is_null() ? file : fmt::format("{}:{}:{}", file, e.mark.line + 1, e.mark.column + 1);
+    throw InputError(where, "malformed YAML: " + e.msg,
                      "a YAML map with name, base, axes, cases, exclude");
   }
   if (!root.IsMap())
@@ -191,9 +236,7 @@ Suite parse_suite(const std::string& text, const std::string& file) {
   std::vector<YAML::Node> extra;
   std::vector<Filter> excludes;
   std::vector<CaseSpec> included;
-  for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
-    const YAML::Node& v = kv.second;
+  for (const auto& [key, v] : entries(file, root, "the suite")) {
     if (key == "name") {
       s.name = scalar<std::string>(file, key, v, "a name");
     } else if (key == "description") {
@@ -202,12 +245,12 @@ Suite parse_suite(const std::string& text, const std::string& file) {
       apply_map(base, file, v);
     } else if (key == "axes") {
       if (!v.IsMap()) throw InputError(at(file, v), "'axes' is not a map", "axis: [values]");
-      for (const auto& ax : v) {
-        Axis a{ax.first.as<std::string>(), {}};
-        if (!ax.second.IsSequence() || ax.second.size() == 0)
-          throw InputError(at(file, ax.second), "axis '" + a.name + "' is not a non-empty list",
+      for (const auto& [name, values] : entries(file, v, "'axes'")) {
+        Axis a{name, {}};
+        if (!values.IsSequence() || values.size() == 0)
+          throw InputError(at(file, values), "axis '" + a.name + "' is not a non-empty list",
                            "axis: [value, ...]");
-        for (const YAML::Node& item : ax.second)
+        for (const YAML::Node& item : values)
           a.values.push_back(item);
         axes.push_back(std::move(a));
       }
@@ -228,12 +271,13 @@ Suite parse_suite(const std::string& text, const std::string& file) {
         excludes.push_back(Filter::parse(
             scalar<std::string>(file, key, item, "a filter expression"), at(file, item)));
     } else {
-      throw InputError(at(file, kv.first), "unknown key '" + key + "'",
+      throw InputError(at(file, v), "unknown key '" + key + "'",
                        "one of name, description, include, base, axes, cases, exclude");
     }
   }
   if (s.name.empty()) s.name = std::filesystem::path(file).stem().string();
 
+  check_expansion_size(file, axes, extra.size());
   std::vector<Draft> drafts;
   if (!axes.empty() || (extra.empty() && included.empty())) drafts.push_back(base);
   for (const Axis& a : axes) {
@@ -260,12 +304,17 @@ Suite parse_suite(const std::string& text, const std::string& file) {
   for (Draft& d : drafts)
     all.push_back(finish(std::move(d), file));
   std::set<std::string> seen;
+  const size_t listed = all.size();
   for (CaseSpec& c : all) {
     if (std::any_of(excludes.begin(), excludes.end(),
                     [&](const Filter& f) { return f.matches(c); }))
       continue;
     if (seen.insert(case_id(c)).second) s.cases.push_back(std::move(c));
   }
+  if (s.cases.empty())
+    throw InputError(file,
+                     fmt::format("'exclude' removes every one of the suite's {} cases", listed),
+                     "exclusions that leave at least one case");
   return s;
 }
 

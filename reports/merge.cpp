@@ -21,6 +21,15 @@ void check_compatible(const StoredRun& first, const StoredRun& run) {
                      "has policy version " + std::to_string(run.policy_version) + " but " +
                          first.path + " has policy version " + std::to_string(first.policy_version),
                      "files judged by the same policy version");
+  const auto suite = [](const StoredRun& r) {
+    const auto v = r.attribute("suite");
+    return v ? to_text(*v) : std::string("?");
+  };
+  if (suite(run) != suite(first))
+    throw InputError(run.path,
+                     "is a run of suite '" + suite(run) + "' but " + first.path +
+                         " is a run of suite '" + suite(first) + "'",
+                     "runs of one suite (merge each suite's runs separately)");
   if (!run.complete)
     throw InputError(run.path, "is an incomplete run (its 'complete' attribute is not 1)",
                      "finished runs (finish it with --resume first)");

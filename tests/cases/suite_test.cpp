@@ -135,5 +135,44 @@ TEST(Suite, IncludeJoinsSuitesOnceAndReportsBadIncludes) {
   fs::remove_all(dir);
 }
 
+struct BadSuite {
+  const char* name;
+  const char* yaml;
+  const char* message;  // the error must contain it: file:line:column, field and expectation
+};
+
+void PrintTo(const BadSuite& p, std::ostream* os) {
+  *os << p.name;
+}
+
+class SuiteRefuses : public ::testing::TestWithParam<BadSuite> {};
+
+TEST_P(SuiteRefuses, NamingFileLineAndKey) {
+  const std::string msg = load_error(GetParam().yaml);
+  EXPECT_NE(msg.find(GetParam().message), std::string::npos) << msg;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Suite, SuiteRefuses,
+    ::testing::Values(
+        BadSuite{"DuplicateTopLevelKey", "name: a\nbase: {sq: 4}\nname: b\n",
+                 "t.yaml:3:1: duplicate key 'name' in the suite (expected each key once)"},
+        BadSuite{"DuplicateFieldInBase", "base: {sq: 4, sk: 8, sq: 16}\n",
+                 "t.yaml:1:22: duplicate key 'sq' in a case map"},
+        BadSuite{"DuplicateAxis", "axes:\n  sq: [1, 2]\n  sq: [3]\n",
+                 "t.yaml:3:3: duplicate key 'sq' in 'axes'"},
+        BadSuite{"MapAsKey", "base: {? {sq: 1} : 2}\n",
+                 "t.yaml:1:10: a key of a case map is a map (expected a field name)"},
+        BadSuite{"ListAsTopLevelKey", "? [a, b]\n: 1\n",
+                 "t.yaml:1:3: a key of the suite is a list (expected a field name)"},
+        BadSuite{"ExcludeRemovesEveryCase", "axes:\n  dtype: [fp16, bf16]\nexclude: [\"sq>=1\"]\n",
+                 "t.yaml: 'exclude' removes every one of the suite's 2 cases"},
+        BadSuite{"AxesProductTooLarge",
+                 "axes:\n  seed: [1,2,3,4,5,6,7,8,9,10]\n  sq: [1,2,3,4,5,6,7,8,9,10]\n"
+                 "  sk: [1,2,3,4,5,6,7,8,9,10]\n  heads_q: [1,2,3,4,5,6,7,8,9,10]\n"
+                 "  head_dim: [8,16,24,32,40,48,56,64,72,80]\n  batch: [1,2]\n",
+                 "'axes' expand to 200000 cases"}),
+    [](const ::testing::TestParamInfo<BadSuite>& i) { return std::string(i.param.name); });
+
 }  // namespace
 }  // namespace sinkbench

@@ -28,6 +28,7 @@
 #include "core/error.h"
 #include "reports/bench_table.h"
 #include "reports/provenance.h"
+#include "tools/sinkbench/output_path.h"
 #include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/summary.h"
 #include "tools/sinkbench/sweep.h"
@@ -220,10 +221,7 @@ BenchOutcome outcome_of(const CaseSpec& c, const Impl& impl) {
 }
 
 void check_output_dir(const std::string& flag, const std::string& path) {
-  const fs::path dir = fs::absolute(path).parent_path();
-  if (!fs::is_directory(dir))
-    throw InputError(flag + " " + path, "directory " + dir.string() + " does not exist",
-                     "a path in an existing, writable directory");
+  prepare_output_path(flag, path);  // a read-only directory fails here, before any timing
 }
 
 // Passes --benchmark_out to Google Benchmark when --json is set; it writes that file itself.

@@ -12,6 +12,7 @@
 #include "reports/arrays.h"
 #include "reports/provenance.h"
 #include "reports/store.h"
+#include "tools/sinkbench/output_path.h"
 #include "tools/sinkbench/sweep.h"
 
 namespace sinkbench {
@@ -55,6 +56,9 @@ int update_golden(const GoldenOptions& opt) {
   const fs::path dir = fs::absolute(opt.golden).parent_path();
   if (!fs::is_directory(dir))
     throw InputError(opt.golden, "its directory does not exist", "a path in an existing folder");
+  // The fixture is rewritten in place: a read-only checkout or file system fails here, before
+  // the suite runs, not in the middle of replacing the file.
+  prepare_output_path("--golden", opt.golden);
   const json history = previous_history(opt.golden);
   RunOptions run;
   run.suite = opt.suite.empty() ? default_golden_suite() : opt.suite;
@@ -62,13 +66,16 @@ int update_golden(const GoldenOptions& opt) {
   run.keep_arrays = true;
   run.out = opt.golden + ".new";
   run.command_line = opt.command_line;
-  fs::remove(run.out);
+  std::error_code ec;
+  fs::remove(run.out, ec);
+  if (ec)
+    throw InputError(run.out, "cannot remove a leftover of an earlier update: " + ec.message(),
+                     "a writable path");
   const int rc = run_sweep(run);  // 1 (a failing verdict) is recorded in the golden like any other
   set_root_attributes(run.out, {{"golden_reason", opt.why},
                                 {"golden_updated", utc_now()},
                                 {"golden_command", opt.command_line},
                                 {"golden_history", history.dump()}});
-  std::error_code ec;
   fs::rename(run.out, opt.golden, ec);
   if (ec) throw InputError(opt.golden, "cannot replace it: " + ec.message(), "a writable path");
   std::printf("%s: golden updated (%s verdicts); reason: %s\n", opt.golden.c_str(),

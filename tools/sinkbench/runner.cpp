@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "cases/generate.h"
+#include "cases/resources.h"
 #include "core/error.h"
 #include "oracle/oracle.h"
 #include "oracle/verdict.h"
@@ -81,6 +82,33 @@ void add_oracle_arrays(CaseRecord& rec, const OracleResult& ref) {
       "oracle/heads", {heads}, std::vector<int64_t>(ref.rows.heads.begin(), ref.rows.heads.end())));
 }
 
+// Why the case cannot run here at all (host memory), or "" when it can.
+std::string host_limit(const CaseSpec& c, const std::vector<ImplChoice>& impls, bool keep_arrays) {
+  return host_memory_shortfall(c, keep_arrays, int(impls.size()), available_host_memory());
+}
+
+// Whether `impl` may run the case: available, within its device's memory, and supported.
+Support support_of(const ImplChoice& ch, const CaseSpec& c) {
+  if (!ch.available) return Support::no(ch.reason);
+  if (ch.impl->device() == Device::cuda) {
+    static const double device_bytes = double(query_device().mem_bytes);
+    const std::string why = device_memory_shortfall(c, ch.impl->family(), device_bytes);
+    if (!why.empty()) return Support::no(why);
+  }
+  return ch.impl->supports(c);
+}
+
+// The record of a case too large for this machine: every implementation skipped with the
+// reason, nothing generated.
+CaseRecord unrunnable(const CaseSpec& c, const std::vector<ImplChoice>& impls,
+                      const std::string& why) {
+  CaseRecord rec;
+  for (const ImplChoice& ch : impls)
+    rec.results.push_back(result_row(c, skipped(*ch.impl, why)));
+  rec.case_row = case_row(c, evaluated_row_count(c), evaluated_head_count(c), 0);
+  return rec;
+}
+
 }  // namespace
 
 std::vector<ImplChoice> select_impls(const std::vector<std::string>& names,
@@ -121,10 +149,12 @@ std::vector<ImplChoice> select_impls(const std::vector<std::string>& names,
 }
 
 CaseRecord run_case(const CaseSpec& c, const std::vector<ImplChoice>& impls, bool keep_arrays) {
+  if (const std::string why = host_limit(c, impls, keep_arrays); !why.empty())
+    return unrunnable(c, impls, why);
   std::vector<Support> support;
   bool any = false;
   for (const ImplChoice& ch : impls) {
-    support.push_back(ch.available ? ch.impl->supports(c) : Support::no(ch.reason));
+    support.push_back(support_of(ch, c));
     any = any || support.back().ok;
   }
   CaseRecord rec;

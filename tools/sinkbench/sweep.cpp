@@ -27,6 +27,7 @@
 #include "reports/journal.h"
 #include "reports/lock.h"
 #include "reports/provenance.h"
+#include "tools/sinkbench/output_path.h"
 #include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/summary.h"
 
@@ -234,18 +235,6 @@ std::vector<CaseRecord> keepable(const RunOptions& opt, ResumePoint& rp) {
   return kept;
 }
 
-// Fails before any compute when the results file could not be written.
-void check_writable(const std::string& out) {
-  const fs::path dir = fs::absolute(out).parent_path();
-  if (!fs::is_directory(dir))
-    throw InputError("-o " + out, "directory " + dir.string() + " does not exist",
-                     "a path in an existing, writable directory");
-  if (::access(dir.c_str(), W_OK) != 0)
-    throw InputError("-o " + out, "directory " + dir.string() + " is not writable",
-                     "a path in a writable directory");
-  if (fs::is_directory(out)) throw InputError("-o " + out, "is a directory", "a file path");
-}
-
 }  // namespace
 
 int run_sweep(const RunOptions& opt) {
@@ -265,7 +254,7 @@ int run_sweep(const RunOptions& opt) {
   for (const std::string& line : unavailable_lines(impls))
     std::fprintf(stderr, "sinkbench: %s\n", line.c_str());
 
-  check_writable(opt.out);
+  prepare_output_path("-o", opt.out);  // before any compute
   const OutputLock lock(opt.out, opt.command_line);
   const json sel = selection(opt, suite, impls, cases);
   const std::string journal = journal_path(opt.out);
