@@ -72,6 +72,7 @@ const std::vector<Column>& result_columns() {
       {"status", Kind::str},
       {"bound", Kind::str},
       {"detail", Kind::str},
+      {"diagnosis", Kind::str},  // the defect models that explain a failure (oracle/defects.h)
       {"elements", Kind::i64},
       {"max_abs", Kind::f64},
       {"rel_l2", Kind::f64},
@@ -145,6 +146,7 @@ Row result_row(const CaseSpec& c, const Outcome& r) {
           std::string(status_name(r.verdict.status)),
           r.verdict.bound,
           r.verdict.detail,
+          r.diagnosis,
           m.elements,
           m.max_abs,
           m.rel_l2,

@@ -15,7 +15,7 @@
 namespace sinkbench {
 
 // Bumped whenever a column or the layout of a results file changes (docs/results.md).
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;  // 2: results column diagnosis
 
 enum class Kind { i64, f64, str };
 using Value = std::variant<int64_t, double, std::string>;
@@ -49,6 +49,7 @@ struct Outcome {
   std::string family;
   std::string device;
   Verdict verdict;
+  std::string diagnosis;                  // failures: oracle/defects.h's Diagnosis::column()
   Metrics metrics;                        // zero for skip and error
   std::optional<double> min_floor_ratio;  // the impl's predicted floor, if any
   double seconds = 0;                     // the impl's own timing (0 if it reports none)

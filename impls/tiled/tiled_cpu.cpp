@@ -155,7 +155,7 @@ void attend_head(const CaseSpec& c, const Inputs& in, const TiledOptions& opt,
   const int kvh = kv_head_of(h, L.heads_q, L.heads_kv, f);
   const int64_t sq = L.sq(s), sk = L.sk(s);
   const float sigma =
-      opt.use_sink && !f.ignore_sink && !in.sinks.empty() ? in.sinks[size_t(h)] : kNegInf;
+      opt.use_sink && !in.sinks.empty() ? faulty_sink(in.sinks[size_t(h)], in.scale, f) : kNegInf;
   RowWork w;
   w.dtype = c.dtype;
   w.round_p = !f.unrounded_p;
@@ -183,7 +183,7 @@ void attend_head(const CaseSpec& c, const Inputs& in, const TiledOptions& opt,
     const int64_t o_base = L.q_offset(s, i, h);
     for (int d = 0; d < D; ++d)
       out.o.set(o_base + d, w.acc[size_t(d)] * fin.factor);
-    out.lse[size_t(L.lse_offset(s, h, i))] = fin.lse;
+    out.lse[size_t(L.lse_offset(s, h, i))] = f.lse_rounded ? round_to(c.dtype, fin.lse) : fin.lse;
   }
 }
 
