@@ -99,6 +99,10 @@ class Impl {
   // output-rounding floor on this case (used to catch a reference that skips a rounding point it
   // claims); nullopt where no such floor is predicted.
   virtual std::optional<double> min_floor_ratio(const CaseSpec& c) const { return std::nullopt; }
+  // Whether the algorithm rounds its logit-domain values (QK^T, scaled logits, s - max) to the
+  // case dtype, as eager does: the lse bound then allows dtype roundings of them (policy v2);
+  // otherwise it allows fp32 ones.
+  virtual bool rounds_logits(const CaseSpec& c) const { return false; }
 
   // Whether backward() can run this case, and if not, why. The default: no backward pass.
   virtual Support supports_backward(const CaseSpec& c) const {

@@ -62,14 +62,15 @@ struct KeySet {
   int64_t cols() const { return r[0].size() + (n > 1 ? r[1].size() : 0); }
 };
 
-KeySet block_keys(const MaskRule& mask, const RowSet& rows, RowBlock blk, int64_t sq, int64_t sk) {
+KeySet block_keys(const MaskRule& mask, const Faults& f, const RowSet& rows, RowBlock blk,
+                  int64_t sq, int64_t sk) {
   KeyRange lo_range{sk, 0}, hi_range{sk, 0};
   bool two = false;
   for (size_t t = blk.begin; t < blk.end; ++t) {
     KeyRange vr[2];
-    const int n = visible_ranges(mask, rows.row[t], sq, sk, vr);
+    const int n = faulty_visible_ranges(mask, rows.row[t], sq, sk, f, vr);
     if (n == 0) continue;
-    // With sink tokens the first range starts at 0 and a second range is the window.
+    // With sink tokens the first range holds them and a second range is the window.
     KeyRange& target = (n == 2) ? hi_range : lo_range;
     if (n == 2) {
       two = true;
@@ -115,11 +116,21 @@ int64_t mask_row(double* row, const KeySet& ks, const KeyRange* vis, int nvis) {
 
 }  // namespace
 
+std::vector<float> oracle_lse(const Layout& L, const OracleResult& ref) {
+  std::vector<float> lse(size_t(L.lse_size()), 0.0f);
+  for (size_t r = 0; r < ref.rows.size(); ++r)
+    for (size_t hi = 0; hi < ref.rows.heads.size(); ++hi)
+      lse[size_t(L.lse_offset(ref.rows.seq[r], ref.rows.heads[hi], ref.rows.row[r]))] =
+          float(ref.lse[ref.at(r, hi)]);
+  return lse;
+}
+
 OracleResult oracle_forward(const CaseSpec& c, const Inputs& in) {
   return oracle_forward(c, in, evaluated_rows(c));
 }
 
-OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& rows) {
+OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& rows,
+                            const Faults& f) {
   const Layout& L = in.layout;
   const int D = c.head_dim;
   const size_t nh = rows.heads.size();
@@ -147,7 +158,8 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
       // Query heads of this KV group that are evaluated, with their index in rows.heads.
       std::vector<std::pair<int, size_t>> group;
       for (size_t t = 0; t < nh; ++t)
-        if (rows.heads[t] / c.gqa() == hk) group.push_back({rows.heads[t], t});
+        if (kv_head_of(rows.heads[t], c.heads_q, c.heads_kv, f) == hk)
+          group.push_back({rows.heads[t], t});
       if (group.empty()) continue;
       MatR K(sk, D), V(sk, D);
       MatF Vabs(sk, D);           // error scales (M, l, ...) need ~1e-4: float GEMMs suffice
@@ -170,9 +182,11 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
         for (int64_t task = 0; task < tasks; ++task) {
           const auto [h, hidx] = group[size_t(task) / blocks.size()];
           const RowBlock blk = blocks[size_t(task) % blocks.size()];
-          const double sigma = in.sinks.empty() ? kNegInf : double(in.sinks[size_t(h)]);
+          const double sigma = in.sinks.empty()
+                                   ? kNegInf
+                                   : faulty_sink(double(in.sinks[size_t(h)]), double(in.scale), f);
           const int64_t nr = int64_t(blk.end - blk.begin);
-          const KeySet ks = block_keys(c.mask, rows, blk, sq, sk);
+          const KeySet ks = block_keys(c.mask, f, rows, blk, sq, sk);
           MatR Q(nr, D);
           for (int64_t r = 0; r < nr; ++r)
             for (int d = 0; d < D; ++d)
@@ -196,7 +210,7 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
           std::vector<char> has_keys(static_cast<size_t>(nr));
           for (int64_t r = 0; r < nr; ++r) {
             KeyRange vis[2];
-            const int nvis = visible_ranges(c.mask, rows.row[blk.begin + r], sq, sk, vis);
+            const int nvis = faulty_visible_ranges(c.mask, rows.row[blk.begin + r], sq, sk, f, vis);
             double* row = S.row(r).data();
             has_keys[size_t(r)] = mask_row(row, ks, vis, nvis) > 0;
             const size_t out = res.at(blk.begin + size_t(r), hidx);
@@ -204,7 +218,7 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
               S.row(r).setZero();
               for (int part = 0; part < 2; ++part)
                 W.row(part * nr + r).setZero();
-              res.lse[out] = sigma;
+              res.lse[out] = f.lse_without_sink ? kNegInf : sigma;
               res.lse_sens[out] = res.lse_sens_acc[out] =
                   std::isinf(sigma) ? 0.0 : std::fabs(sigma);
               continue;
@@ -222,10 +236,12 @@ OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& r
             // Vectorised exp maps -inf to a subnormal, not 0; terms below 1e-300 (relative to the
             // row maximum, 1) cannot move a double sum, and subnormals would slow the GEMM 50x.
             S.row(r) = (S.row(r).array() - mx).exp();
-            const double z = std::exp(sigma - mx) + S.row(r).sum();
+            const double z_keys = S.row(r).sum();
+            const double z = std::exp(sigma - mx) + z_keys;
             S.row(r) = (S.row(r).array() < 1e-300).select(0.0, S.row(r).array() * (1.0 / z));
             res.lse[out] = mx + std::log(z);
             const double p_sink = std::exp(sigma - res.lse[out]);
+            if (f.lse_without_sink) res.lse[out] = mx + std::log(z_keys);
             const double sink_term =
                 std::isinf(sigma) ? 0.0 : p_sink * (std::fabs(sigma) + std::fabs(sigma - mx));
             const double sink_term_acc = std::isinf(sigma) ? 0.0 : p_sink * std::fabs(sigma);

@@ -1,7 +1,8 @@
 // oracle/oracle.h — the FP64 reference forward pass (DESIGN §4). It reads the dtype-rounded
 // inputs (the exact bits every implementation sees) and returns, for the declared rows and heads,
 // o, the sink-inclusive lse, M = P|V| (the natural scale of each output element's rounding
-// error) and the logit-sensitivity scales l and lse_sens used by the verdict policy.
+// error) and the logit-sensitivity scales l and lse_sens used by the verdict policy. Given forward
+// Faults, it evaluates that defective attention instead, exactly (the diagnosis' defect models).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 
 #include "cases/case_spec.h"
 #include "cases/generate.h"
+#include "impls/faults.h"
 
 namespace sinkbench {
 
@@ -37,7 +39,13 @@ struct OracleResult {
 
 // Evaluates evaluated_rows(c).
 OracleResult oracle_forward(const CaseSpec& c, const Inputs& in);
-// Evaluates the given rows (ordered by sequence, as evaluated_rows returns them).
-OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& rows);
+// Evaluates the given rows (ordered by sequence, as evaluated_rows returns them), under the
+// forward faults `f` (mask, KV head, sink and lse switches; unrounded_p has no FP64 meaning).
+OracleResult oracle_forward(const CaseSpec& c, const Inputs& in, const RowSet& rows,
+                            const Faults& f = {});
+
+// The lse an implementation returns (Layout::lse_size() fp32 values) holding the oracle's on the
+// evaluated rows and heads, 0 elsewhere.
+std::vector<float> oracle_lse(const Layout& L, const OracleResult& ref);
 
 }  // namespace sinkbench

@@ -1,4 +1,4 @@
-// oracle/verdict.cpp — error metrics over the evaluated rows and heads, and policy v1.
+// oracle/verdict.cpp — error metrics over the evaluated rows and heads, and policy v2.
 #include "oracle/verdict.h"
 
 #include <fmt/format.h>
@@ -35,6 +35,7 @@ double ratio(double num, double den) {
 Metrics measure(const CaseSpec& c, const Layout& L, const OracleResult& ref, const Tensor& o,
                 const std::vector<float>& lse, const Policy& policy) {
   const double u = unit_roundoff(c.dtype);
+  const double u_logit = policy.logits_in_dtype ? u : kU32;
   const double eta = dtype_min_subnormal(c.dtype);
   const double sqrt_d = std::sqrt(double(c.head_dim));
   const int D = c.head_dim;
@@ -54,7 +55,8 @@ Metrics measure(const CaseSpec& c, const Layout& L, const OracleResult& ref, con
         ++m.lse_nan_count;
       } else if (got_lse != want_lse) {
         const double e = std::fabs(got_lse - want_lse);  // inf when exactly one is infinite
-        const double bound = u * policy.k_logit * ref.lse_sens[ref.at(r, hi)] +
+        const double bound = u_logit * policy.k_logit * ref.lse_sens[ref.at(r, hi)] +
+                             u * policy.k_lse_dtype * std::fabs(want_lse) +
                              kU32 * policy.k_acc *
                                  (std::sqrt(n_keys + 1) + sqrt_d * ref.lse_sens_acc[ref.at(r, hi)] +
                                   std::fabs(want_lse));

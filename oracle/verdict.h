@@ -13,13 +13,19 @@
 
 namespace sinkbench {
 
-inline constexpr int kPolicyVersion = 1;
+inline constexpr int kPolicyVersion = 2;
 
-// Policy v1 constants (why each is what it is: docs/policy.md).
+// Policy v2 constants (why each is what it is: docs/policy.md).
 struct Policy {
   double k_round = 4;  // dtype roundings of quantities of size <= M: o, P, o before renorm, spare
   double k_logit = 2;  // dtype roundings of each logit-domain quantity (QK^T, scaled logits, lse)
   double k_acc = 4;    // fp32 accumulation, exp and normalisation: 4 sqrt(n+1) fp32 units
+  // v2: the lse bound's logit-domain roundings are fp32 ones unless the implementation declares
+  // that it rounds its logits to the dtype (Impl::rounds_logits; an exchange file's attribute).
+  bool logits_in_dtype = false;
+  // Dtype roundings of the returned lse itself: 0 (the contract's lse is fp32); the diagnosis'
+  // lse_rounded model sets 1.
+  double k_lse_dtype = 0;
 };
 
 struct Metrics {

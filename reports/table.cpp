@@ -114,6 +114,8 @@ std::vector<ColumnDef<ResultFacts>>& mutable_result_schema() {
        "the failed bound: nan, inf, lse_nan, o_bound, lse_bound, floor_ratio_min"},
       {"detail", Kind::str, [](const R& x) -> Value { return x.outcome.verdict.detail; },
        "the verdict's sentence, the skip reason or the error message"},
+      {"diagnosis", Kind::str, [](const R& x) -> Value { return x.outcome.diagnosis; },
+       "the known defects that explain a failure (oracle/defects.h), or that none does", 2},
       {"elements", Kind::i64, [](const R& x) -> Value { return m(x).elements; },
        "judged output elements", 1, false, Range::count},
       {"max_abs", Kind::f64, [](const R& x) -> Value { return m(x).max_abs; }, "max |o^ - o|"},

@@ -64,6 +64,7 @@ struct Outcome {
   std::string family;
   std::string device;
   Verdict verdict;
+  std::string diagnosis;                  // failures: oracle/defects.h's Diagnosis::column()
   Metrics metrics;                        // zero for skip and error
   std::optional<double> min_floor_ratio;  // the impl's predicted floor, if any
   double seconds = 0;                     // the impl's own timing (0 if it reports none)

@@ -31,6 +31,7 @@ class EagerConcatCpu final : public Impl {
   // Every valid case: the algorithm has no shape limits (fully masked rows without a sink are run
   // as real eager runs them, and judged).
   Support supports(const CaseSpec&) const override { return Support::yes(); }
+  bool rounds_logits(const CaseSpec&) const override { return true; }  // eager: policy v2
 
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
     const auto t0 = std::chrono::steady_clock::now();

@@ -24,6 +24,7 @@ class EagerPagedCpu final : public Impl {
            "subtraction; fp32 softmax cast to the dtype before P@V; output rounded";
   }
   Support supports(const CaseSpec& c) const override { return paged_supports(c); }
+  bool rounds_logits(const CaseSpec&) const override { return true; }  // eager: policy v2
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
     const auto t0 = std::chrono::steady_clock::now();
     ForwardResult r = eager_paged_forward(c, in, opt_);

@@ -13,8 +13,7 @@ namespace sinkbench {
 
 struct TiledOptions {
   bool use_sink = true;  // false: sink-less attention (lse_renorm's first pass); lse excludes sigma
-  Faults faults;         // honoured: ignore_sink, window_off_by_one, lse_without_sink, gqa_modulo,
-                         // causal_top_left, unrounded_p
+  Faults faults;         // honoured: every forward switch but sink_per_split
 };
 
 // o in the case dtype (one rounding of the fp32 accumulator), fp32 lse (sink-inclusive when the

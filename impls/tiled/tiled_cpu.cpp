@@ -67,8 +67,9 @@ void attend_head(const CaseSpec& c, const Inputs& in, const TiledOptions& opt,
   const Faults& f = opt.faults;
   const int D = L.head_dim;
   const int64_t sq = L.sq(s), sk = L.sk(s);
-  const float sigma =
-      opt.use_sink && !f.ignore_sink && !in.sinks.empty() ? in.sinks[size_t(h)] : os::kNegInf;
+  const float sigma = opt.use_sink && !in.sinks.empty()
+                          ? faulty_sink(in.sinks[size_t(h)], in.scale, f)
+                          : os::kNegInf;
   const os::TileRule rule{c.dtype, !f.unrounded_p, D, in.scale};
   const int64_t block_n = tile_shape(D).block_n;
   os::RowState st;
@@ -81,7 +82,8 @@ void attend_head(const CaseSpec& c, const Inputs& in, const TiledOptions& opt,
     const int64_t o_base = L.q_offset(s, i, h);
     for (int d = 0; d < D; ++d)
       out.o.set(o_base + d, st.acc[size_t(d)] * fin.factor);
-    out.lse[size_t(L.lse_offset(s, h, i))] = f.lse_without_sink ? fin.lse_without_sink : fin.lse;
+    const float lse = f.lse_without_sink ? fin.lse_without_sink : fin.lse;
+    out.lse[size_t(L.lse_offset(s, h, i))] = f.lse_rounded ? round_to(c.dtype, lse) : lse;
   }
 }
 

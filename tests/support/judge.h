@@ -1,4 +1,4 @@
-// tests/support/judge.h — one implementation on one case, judged by the oracle and policy v1,
+// tests/support/judge.h — one implementation on one case, judged by the oracle and the policy,
 // with a one-line summary for assertion messages.
 #pragma once
 
@@ -19,18 +19,27 @@ struct Judged {
   Verdict verdict;
 };
 
+// The policy impl is judged by on c (its declared logit rounding).
+inline Policy policy_of(const Impl& impl, const CaseSpec& c) {
+  Policy p;
+  p.logits_in_dtype = impl.rounds_logits(c);
+  return p;
+}
+
 inline Judged judge_outputs(const CaseSpec& c, const Inputs& in, const OracleResult& ref,
-                            const ForwardResult& got, std::optional<double> min_floor_ratio) {
+                            const ForwardResult& got, std::optional<double> min_floor_ratio,
+                            const Policy& policy = {}) {
   Judged j;
-  j.metrics = measure(c, in.layout, ref, got.o, got.lse);
-  j.verdict = judge(c, j.metrics, min_floor_ratio);
+  j.metrics = measure(c, in.layout, ref, got.o, got.lse, policy);
+  j.verdict = judge(c, j.metrics, min_floor_ratio, policy);
   return j;
 }
 
 inline Judged run_and_judge(const Impl& impl, const CaseSpec& c) {
   const Inputs in = generate(c);
   const OracleResult ref = oracle_forward(c, in);
-  return judge_outputs(c, in, ref, impl.forward(c, in), impl.min_floor_ratio(c));
+  return judge_outputs(c, in, ref, impl.forward(c, in), impl.min_floor_ratio(c),
+                       policy_of(impl, c));
 }
 
 inline std::string summary(const Judged& j);
@@ -39,7 +48,8 @@ inline std::string summary(const Judged& j);
 inline void expect_passes(const Impl& impl, const CaseSpec& c, const Inputs& in,
                           const OracleResult& ref, const std::string& what = "") {
   ASSERT_TRUE(impl.supports(c).ok) << impl.name() << ": " << impl.supports(c).reason;
-  const Judged j = judge_outputs(c, in, ref, impl.forward(c, in), impl.min_floor_ratio(c));
+  const Judged j =
+      judge_outputs(c, in, ref, impl.forward(c, in), impl.min_floor_ratio(c), policy_of(impl, c));
   EXPECT_EQ(j.verdict.status, Status::pass)
       << impl.name() << what << " on " << case_label(c) << " seed " << c.seed << ": " << summary(j);
 }

@@ -45,8 +45,10 @@ void print_rows(const CaseSpec& c) {
       continue;
     }
     const ForwardResult got = impl->forward(c, in);
-    const Metrics m = measure(c, in.layout, ref, got.o, got.lse);
-    const Verdict v = judge(c, m, impl->min_floor_ratio(c));
+    Policy policy;
+    policy.logits_in_dtype = impl->rounds_logits(c);
+    const Metrics m = measure(c, in.layout, ref, got.o, got.lse, policy);
+    const Verdict v = judge(c, m, impl->min_floor_ratio(c), policy);
     fmt::print("| {} | {} | {} | {:.3f} | {:.3g} | {:.3g} | {}{} |\n", mask_text(c), impl->name(),
                dtype_name(c.dtype), m.floor_ratio, m.cw, m.o_budget, status_name(v.status),
                v.bound.empty() ? "" : " " + v.bound);

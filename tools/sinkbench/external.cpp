@@ -19,6 +19,7 @@
 #include "cases/suite.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "oracle/defects.h"
 #include "oracle/oracle.h"
 #include "oracle/verdict.h"
 #include "reports/external.h"
@@ -142,6 +143,23 @@ CaseSpec spec_of(const ExternalFile& f, const std::string& id) {
   return c;
 }
 
+// The policy an external implementation is judged by: the lse bound of fp32 logits unless its
+// output group declares `logits_in_dtype = 1` (it rounds its logits to the case dtype, as eager
+// does).
+Policy policy_of(const ExternalFile& f, const std::string& impl) {
+  const std::string group = "/outputs/" + impl;
+  const auto v = f.number_attribute(group, "logits_in_dtype");
+  if (!v && f.text_attribute(group, "logits_in_dtype"))
+    throw InputError(f.path() + ":" + group, "attribute logits_in_dtype is a string",
+                     "the number 0 or 1");
+  if (v && *v != 0 && *v != 1)
+    throw InputError(f.path() + ":" + group, fmt::format("attribute logits_in_dtype = {}", *v),
+                     "0 or 1");
+  Policy p;
+  p.logits_in_dtype = v && *v == 1;
+  return p;
+}
+
 // Output problems are the external implementation's error, reported on its row of this case.
 struct OutputError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -191,16 +209,6 @@ std::optional<std::vector<float>> read_lse(const ExternalFile& f, const std::str
   return std::vector<float>(a->values.begin(), a->values.end());
 }
 
-// The oracle's lse in the layout of an implementation's lse, for a tool that returns none.
-std::vector<float> oracle_lse(const CaseSpec& c, const Layout& L, const OracleResult& ref) {
-  std::vector<float> lse(size_t(L.lse_size()), 0.0f);
-  for (size_t r = 0; r < ref.rows.size(); ++r)
-    for (size_t hi = 0; hi < ref.rows.heads.size(); ++hi)
-      lse[size_t(L.lse_offset(ref.rows.seq[r], ref.rows.heads[hi], ref.rows.row[r]))] =
-          float(ref.lse[ref.at(r, hi)]);
-  return lse;
-}
-
 Outcome judge_output(const ExternalFile& f, const std::string& impl, const std::string& id,
                      const CaseSpec& c, const Inputs& in, const OracleResult& ref) {
   Outcome r;
@@ -223,9 +231,12 @@ Outcome judge_output(const ExternalFile& f, const std::string& impl, const std::
     const auto lse = read_lse(f, group, id, c);
     const double seconds = f.number_attribute(group, "seconds").value_or(0.0);
     r.seconds = std::isfinite(seconds) && seconds > 0 ? seconds : 0.0;
-    r.metrics = measure(c, in.layout, ref, o, lse ? *lse : oracle_lse(c, in.layout, ref));
+    const Policy policy = policy_of(f, impl);
+    r.metrics = measure(c, in.layout, ref, o, lse ? *lse : oracle_lse(in.layout, ref), policy);
     if (!lse) r.metrics.lse_abs = r.metrics.lse_budget = NAN;
-    r.verdict = judge(c, r.metrics, std::nullopt);
+    r.verdict = judge(c, r.metrics, std::nullopt, policy);
+    if (r.verdict.status == Status::fail)
+      r.diagnosis = diagnose(c, in, ref, o, lse ? &*lse : nullptr, policy).column();
     if (!lse && r.verdict.status == Status::pass)
       r.verdict.detail = "no " + group + "/lse: lse bound not checked";
   } catch (const OutputError& e) {

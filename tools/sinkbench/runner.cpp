@@ -11,6 +11,7 @@
 #include "cases/generate.h"
 #include "cases/resources.h"
 #include "core/error.h"
+#include "oracle/defects.h"
 #include "oracle/oracle.h"
 #include "oracle/verdict.h"
 
@@ -184,9 +185,13 @@ CaseRecord run_case(const CaseSpec& c, const std::vector<ImplChoice>& impls, boo
       r.wall_seconds = seconds_since(t0);
       r.seconds = f.seconds > 0 ? f.seconds : r.wall_seconds;
       check_shapes(impl, c, in, f);
-      r.metrics = measure(c, in.layout, *ref, f.o, f.lse);
+      Policy policy;
+      policy.logits_in_dtype = impl.rounds_logits(c);
+      r.metrics = measure(c, in.layout, *ref, f.o, f.lse, policy);
       r.min_floor_ratio = impl.min_floor_ratio(c);
-      r.verdict = judge(c, r.metrics, r.min_floor_ratio);
+      r.verdict = judge(c, r.metrics, r.min_floor_ratio, policy);
+      if (r.verdict.status == Status::fail)
+        r.diagnosis = diagnose(c, in, *ref, f.o, &f.lse, policy).column();
       if (keep_arrays) {
         rec.arrays.push_back(tensor_array(array_name(impl.name()) + "/o", f.o));
         rec.arrays.push_back(

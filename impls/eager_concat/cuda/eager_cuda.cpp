@@ -261,6 +261,7 @@ class EagerConcatCuda final : public Impl {
            "column, P rounded to the dtype, cuBLAS P@V (fp32 compute, output rounded)";
   }
   Support supports(const CaseSpec& c) const override { return supports_case(c); }
+  bool rounds_logits(const CaseSpec&) const override { return true; }  // eager: policy v2
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
     return run_once(*prepare(c, in));
   }

@@ -186,6 +186,7 @@ class EagerPagedCuda final : public Impl {
            "sink column cast to the dtype, cuBLAS P@V (output rounded)";
   }
   Support supports(const CaseSpec& c) const override { return supports_case(c); }
+  bool rounds_logits(const CaseSpec&) const override { return true; }  // eager: policy v2
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
     return run_once(*prepare(c, in));
   }
