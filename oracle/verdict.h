@@ -13,7 +13,8 @@
 
 namespace sinkbench {
 
-inline constexpr int kPolicyVersion = 1;
+// 2: gradient bounds (oracle/grad_verdict.h, docs/policy.md "Version 2").
+inline constexpr int kPolicyVersion = 2;
 
 // Policy v1 constants (why each is what it is: docs/policy.md).
 struct Policy {
