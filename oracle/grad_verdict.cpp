@@ -79,7 +79,8 @@ class GradMeter {
   GradMetrics finish() {
     g_.rel_l2 = ratio(std::sqrt(err2_), std::sqrt(ref2_));
     g_.floor_l2 = ratio(std::sqrt(floor2_), std::sqrt(ref2_));
-    g_.floor_ratio = g_.rel_l2 == 0 ? (g_.floor_l2 == 0 ? 1.0 : 0.0) : ratio(g_.rel_l2, g_.floor_l2);
+    g_.floor_ratio =
+        g_.rel_l2 == 0 ? (g_.floor_l2 == 0 ? 1.0 : 0.0) : ratio(g_.rel_l2, g_.floor_l2);
     return g_;
   }
 

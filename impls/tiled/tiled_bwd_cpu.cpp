@@ -87,9 +87,8 @@ struct KeyTileAcc {
 };
 
 // One query tile [i0, i1) of query head h against key tile [j0, j1).
-void tile_pair(const BwdCtx& x, int s, int h, int hg, int kvh, int64_t i0, int64_t i1,
-               int64_t j0, int64_t j1, TileWork& w, KeyTileAcc& acc, GroupOut& out,
-               bool to_dkdv) {
+void tile_pair(const BwdCtx& x, int s, int h, int hg, int kvh, int64_t i0, int64_t i1, int64_t j0,
+               int64_t j1, TileWork& w, KeyTileAcc& acc, GroupOut& out, bool to_dkdv) {
   const Layout& L = x.L;
   const int D = L.head_dim;
   const int64_t sq = L.sq(s), sk = L.sk(s), n = j1 - j0, m = i1 - i0;
@@ -176,8 +175,7 @@ std::vector<float> dsink_tiles(const BwdCtx& x, int s, int h, int64_t block_m) {
     for (int64_t i = i0; i < std::min(L.sq(s), i0 + block_m); ++i) {
       const size_t lo = size_t(L.lse_offset(s, h, i));
       const float dlse = x.dlse.empty() ? 0.0f : x.dlse[lo];
-      const float delta =
-          row_delta(x, L.q_offset(s, i, h), dlse, !x.opt.faults.dsink_without_dlse);
+      const float delta = row_delta(x, L.q_offset(s, i, h), dlse, !x.opt.faults.dsink_without_dlse);
       part += std::exp(sigma - x.lse[lo]) * delta;
     }
     tiles.push_back(part);

@@ -46,8 +46,8 @@ inline std::string grad_summary(const GradJudged& j) {
   std::string out = fmt::format("{} {} |", status_name(j.verdict.status), j.verdict.bound);
   for (Grad g : kGrads) {
     const GradMetrics& m = j.metrics.of(g);
-    out += fmt::format(" {}: budget {:.3g} cw {:.3g} ratio {:.3f} nan {} |", grad_name(g),
-                       m.budget, m.cw, m.floor_ratio, m.nan_count);
+    out += fmt::format(" {}: budget {:.3g} cw {:.3g} ratio {:.3f} nan {} |", grad_name(g), m.budget,
+                       m.cw, m.floor_ratio, m.nan_count);
   }
   return out + " " + j.verdict.detail;
 }
