@@ -34,8 +34,9 @@ Place place_of(const OracleBackward& ref, Grad g, size_t item, size_t head_slot)
 // Accumulates one gradient's metrics element by element.
 class GradMeter {
  public:
-  GradMeter(const CaseSpec& c, DType storage, const GradPolicy& p)
-      : u_(unit_roundoff(c.dtype)),
+  GradMeter(const CaseSpec& c, DType storage, bool rss, const GradPolicy& p)
+      : rss_(rss),
+        u_(unit_roundoff(c.dtype)),
         eta_(dtype_min_subnormal(c.dtype)),
         sqrt_d_(std::sqrt(double(c.head_dim))),
         storage_(storage),
@@ -62,7 +63,10 @@ class GradMeter {
     // Near zero rounding is absolute (half the smallest subnormal per rounding), as for o; an
     // element without terms (m = 0) is exactly 0 in every algorithm.
     const double underflow = m > 0 ? p_.k_round * eta_ / 2 : 0.0;
-    const double bound = p_.k_round * u_ * m + l +
+    // dσ's m is a root-sum-square: its own final rounding (eager rounds it to the dtype) adds
+    // the |want| term.
+    const double own = rss_ ? std::fabs(want) : 0.0;
+    const double bound = p_.k_round * u_ * (m + own) + l +
                          p_.k_acc * kU32 * (std::sqrt(terms + 1) + sqrt_d_) * m + underflow;
     const double b = ratio(e, bound);
     if (b > g_.budget || g_.elements == 1) {
@@ -85,6 +89,7 @@ class GradMeter {
   }
 
  private:
+  bool rss_;
   double u_, eta_, sqrt_d_;
   DType storage_;
   GradPolicy p_;
@@ -116,7 +121,7 @@ BackwardMetrics measure_backward(const CaseSpec& c, const Layout& L, const Oracl
   BackwardMetrics out;
   for (Grad g : kGrads) {
     const GradRef& r = ref.of(g);
-    GradMeter meter(c, g == Grad::dsinks ? DType::f32 : c.dtype, p);
+    GradMeter meter(c, g == Grad::dsinks ? DType::f32 : c.dtype, g == Grad::dsinks, p);
     const int width = ref.width(g);
     const bool per_key = g == Grad::dk || g == Grad::dv;
     const size_t heads = per_key ? ref.keys.heads.size() : ref.rows.heads.size();

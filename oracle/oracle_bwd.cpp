@@ -108,7 +108,8 @@ std::vector<Run> slot_runs(const KeySet& ks, const std::vector<int64_t>& slot_of
 struct KeyAcc {
   MatR dk, dv;
   MatF dk_m, dk_l, dv_m, dv_l;
-  std::vector<double> ds, ds_m, ds_l;  // dσ of the group's query heads
+  // dσ of the group's query heads, and the squares of its scales (summed over rows).
+  std::vector<double> ds, ds_m, ds_l;
   void reset(int64_t slots, int D, int gqa) {
     dk = dv = MatR::Zero(slots, D);
     dk_m = dk_l = dv_m = dv_l = MatF::Zero(slots, D);
@@ -130,7 +131,7 @@ struct GroupCtx {
   int64_t sq = 0, sk = 0;
   MatR K, V;
   MatF Kabs;
-  Eigen::VectorXd knorm, vnorm;
+  Eigen::VectorXd knorm, vnorm, v4;  // |k_j|_2, |v_j|_2, |v_j|_4^2
   std::vector<int64_t> slot_of_key;  // output slot of key j within this sequence, or -1
   std::vector<int64_t> out_of_row;   // index in rows of query row i, or -1
   std::vector<int> out_of_head;      // index in rows.heads of query head h, or -1
@@ -144,6 +145,7 @@ void load_group(GroupCtx& x) {
   x.Kabs.resize(x.sk, D);
   x.knorm.resize(x.sk);
   x.vnorm.resize(x.sk);
+  x.v4.resize(x.sk);
   for (int64_t j = 0; j < x.sk; ++j) {
     for (int d = 0; d < D; ++d) {
       x.K(j, d) = x.in.k.get(L.kv_offset(x.s, j, x.hk) + d);
@@ -152,6 +154,7 @@ void load_group(GroupCtx& x) {
     }
     x.knorm(j) = x.K.row(j).norm();
     x.vnorm(j) = x.V.row(j).norm();
+    x.v4(j) = std::sqrt(x.V.row(j).array().square().square().sum());
   }
 }
 
@@ -159,7 +162,7 @@ void load_group(GroupCtx& x) {
 struct Block {
   MatR Qs, dO, S, dS, dq;
   MatF Qabs, dOabs, W, PF, dq_ml;
-  std::vector<double> qnorm, donorm, dlse;
+  std::vector<double> qnorm, donorm, do4, dlse;
 };
 
 // One (query head h, rows [i0, i1)) task: lse, P, D, dS; dq of its evaluated rows, dk/dv of the
@@ -179,6 +182,7 @@ void run_block(const GroupCtx& x, int h, int64_t i0, int64_t i1, Block& b, KeyAc
   b.dO.resize(nr, D);
   b.qnorm.resize(size_t(nr));
   b.donorm.resize(size_t(nr));
+  b.do4.resize(size_t(nr));
   b.dlse.resize(size_t(nr));
   for (int64_t r = 0; r < nr; ++r) {
     const int64_t off = L.q_offset(x.s, i0 + r, h);
@@ -188,6 +192,7 @@ void run_block(const GroupCtx& x, int h, int64_t i0, int64_t i1, Block& b, KeyAc
     }
     b.qnorm[size_t(r)] = b.Qs.row(r).norm();
     b.donorm[size_t(r)] = b.dO.row(r).norm();
+    b.do4[size_t(r)] = std::sqrt(b.dO.row(r).array().square().square().sum());
     b.dlse[size_t(r)] =
         x.g.dlse.empty() ? 0.0 : double(x.g.dlse[size_t(L.lse_offset(x.s, h, i0 + r))]);
   }
@@ -216,6 +221,9 @@ void run_block(const GroupCtx& x, int h, int64_t i0, int64_t i1, Block& b, KeyAc
     }
     const double dlse = b.dlse[size_t(r)];
     double D_i = -dlse, Dsc = std::fabs(dlse), Dl = 0, p_sink = has_sink ? 1.0 : 0.0;
+    // dσ's root-sum-square scales (docs/policy.md): E2 >= Σ_d dO_d² M_d² (Jensen, then
+    // Cauchy-Schwarz on the squares), pdp2 = Σ_j (P dP)², pdpd2 = Σ_j (P δ dP)².
+    double E2 = 0, pdp2 = 0, pdpd2 = 0;
     double lam = std::fabs(sigma), lam_hat = std::fabs(sigma);
     if (mx == kNegInf) {  // no key and no sink: lse = -inf, no gradient flows
       b.S.row(r).setZero();
@@ -225,7 +233,7 @@ void run_block(const GroupCtx& x, int h, int64_t i0, int64_t i1, Block& b, KeyAc
     if (cols > 0 && b.S.row(r).maxCoeff() > kNegInf) {
       // g_ij = |s| + (m - s), ŝ_ij = scale |q_i| |k_j| (oracle/oracle.h); δ without Λ first.
       double z = has_sink ? std::exp(sigma - mx) : 0.0;
-      double sum_pg = 0, sum_ps = 0;
+      double sum_pg = 0, sum_ps = 0, sum_pv4 = 0;
       Eigen::RowVectorXd delta(cols), a(cols);
       for (int64_t col = 0; col < cols; ++col) {
         const double s = b.S(r, col);
@@ -243,12 +251,14 @@ void run_block(const GroupCtx& x, int h, int64_t i0, int64_t i1, Block& b, KeyAc
         delta(col) = e.logit * gij + e.dot * shat;
         sum_pg += p * gij;
         sum_ps += p * shat;
+        sum_pv4 += p * x.v4(j);
         a(col) = b.donorm[size_t(r)] * x.vnorm(j);
       }
       const double lse = mx + std::log(z);
       b.S.row(r) *= 1.0 / z;
       sum_pg /= z;
       sum_ps /= z;
+      sum_pv4 /= z;
       p_sink = has_sink ? std::exp(sigma - lse) : 0.0;
       lam = sum_pg + (has_sink ? p_sink * (std::fabs(sigma) + std::fabs(sigma - mx)) : 0.0);
       lam_hat = sum_ps + (has_sink ? p_sink * std::fabs(sigma) : 0.0);
@@ -257,6 +267,9 @@ void run_block(const GroupCtx& x, int h, int64_t i0, int64_t i1, Block& b, KeyAc
       D_i = (P * b.dS.row(r).array()).sum() - dlse;
       Dsc = (P * a.array()).sum() + std::fabs(dlse);
       Dl = (P * a.array() * delta.array()).sum();
+      E2 = b.do4[size_t(r)] * sum_pv4;
+      pdp2 = (P * b.dS.row(r).array()).square().sum();
+      pdpd2 = (P * delta.array() * b.dS.row(r).array()).square().sum();
       b.dS.row(r) = (P * (b.dS.row(r).array() - D_i)).matrix();
       const auto w = P * (a.array() + Dsc);
       b.W.row(r) = w.cast<float>().matrix();
@@ -271,8 +284,9 @@ void run_block(const GroupCtx& x, int h, int64_t i0, int64_t i1, Block& b, KeyAc
       const double dsink = e.logit * (lam + std::fabs(sigma) + std::fabs(sigma - mx)) +
                            e.dot * (lam_hat + std::fabs(sigma));
       acc.ds[size_t(hg)] -= p_sink * D_i;
-      acc.ds_m[size_t(hg)] += p_sink * Dsc;
-      acc.ds_l[size_t(hg)] += p_sink * (dsink * Dsc + Dl);
+      const double S2 = D_i * D_i + dlse * dlse + E2;
+      acc.ds_m[size_t(hg)] += p_sink * p_sink * (S2 + pdp2);
+      acc.ds_l[size_t(hg)] += p_sink * p_sink * (dsink * dsink * S2 + pdpd2);
     }
   }
   // dq of the evaluated rows of an evaluated head.
@@ -450,6 +464,10 @@ OracleBackward oracle_backward(const CaseSpec& c, const Inputs& in, const GradIn
         res.dsinks.terms[size_t(hout)] += double(sq);
       }
     }
+  }
+  for (size_t t = 0; t < res.dsinks.m.size(); ++t) {
+    res.dsinks.m[t] = std::sqrt(res.dsinks.m[t]);
+    res.dsinks.l[t] = std::sqrt(res.dsinks.l[t]);
   }
   return res;
 }

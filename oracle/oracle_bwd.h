@@ -49,7 +49,12 @@ struct OracleBackward {
   GradRef dq;      // [rows, rows.heads, D]
   GradRef dk;      // [keys, keys.heads, D], summed over each KV head's query heads
   GradRef dv;      // [keys, keys.heads, D]
-  GradRef dsinks;  // [rows.heads], over every row of every sequence; empty without a sink
+  // [rows.heads], over every row of every sequence; empty without a sink. Its m and l are
+  // root-sum-squares over rows (docs/policy.md: a sum of thousands of independently rounded
+  // rows, where the worst case m of the other gradients would hide a sign error):
+  // m² = Σ_i p_i² (D_i² + dlse_i² + E_i² + Σ_j (P_ij dP_ij)²), E_i² = |dO_i|_4² Σ_j P_ij |v_j|_4²
+  // (≥ Σ_d dO_id² M_id²); l² = Σ_i p_i² (δσ_i² (D_i² + dlse_i² + E_i²) + Σ_j (P_ij δ_ij dP_ij)²).
+  GradRef dsinks;
   const GradRef& of(Grad g) const;
   // Elements per item of gradient g (D, or 1 for dσ).
   int width(Grad g) const { return g == Grad::dsinks ? 1 : head_dim; }
