@@ -54,6 +54,34 @@ std::string sink_name(const SinkDist& s) {
   return "?";
 }
 
+std::string_view grad_name(GradKind g) {
+  return g == GradKind::d_o ? "do" : "none";
+}
+
+std::string_view dlse_name(DlseKind d) {
+  return d == DlseKind::normal ? "normal" : "none";
+}
+
+bool parse_grad(std::string_view s, GradKind* out) {
+  for (GradKind g : {GradKind::none, GradKind::d_o}) {
+    if (s == grad_name(g)) {
+      *out = g;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool parse_dlse(std::string_view s, DlseKind* out) {
+  for (DlseKind d : {DlseKind::none, DlseKind::normal}) {
+    if (s == dlse_name(d)) {
+      *out = d;
+      return true;
+    }
+  }
+  return false;
+}
+
 bool parse_mask(std::string_view s, MaskKind* out) {
   for (MaskKind k :
        {MaskKind::none, MaskKind::causal, MaskKind::sliding_window, MaskKind::sink_tokens}) {
@@ -190,6 +218,8 @@ void validate(const CaseSpec& c, const std::string& where) {
   if (c.sample_rows < 0) fail("sample_rows", fmt::format("{}", c.sample_rows), ">= 0");
   if (c.sample_heads < 0 || c.sample_heads > c.heads_q)
     fail("sample_heads", fmt::format("{}", c.sample_heads), "0 (all) or at most heads_q");
+  if (c.dlse != DlseKind::none && !c.has_grad())
+    fail("dlse", std::string(dlse_name(c.dlse)) + " with grad none", "dlse only with grad: do");
 }
 
 std::string canonical(const CaseSpec& c) {
@@ -207,6 +237,9 @@ std::string canonical(const CaseSpec& c) {
   s += fmt::format("scale={};sink={};input={};seed={};page_size={};sample_rows={};sample_heads={}",
                    c.scale, sink_name(c.sink), input_name(c.input), c.seed, c.page_size,
                    c.sample_rows, c.sample_heads);
+  // Appended only when set, so the ids of forward-only cases stay what they were.
+  if (c.grad != GradKind::none) s += fmt::format(";grad={}", grad_name(c.grad));
+  if (c.dlse != DlseKind::none) s += fmt::format(";dlse={}", dlse_name(c.dlse));
   return s;
 }
 
@@ -228,9 +261,11 @@ std::string case_label(const CaseSpec& c) {
       c.varlen() ? fmt::format("varlen{}", c.varlen_q.size())
                  : fmt::format("{}{}x{}", c.batch > 1 ? fmt::format("{}*", c.batch) : "",
                                c.seqlen_q, c.seqlen_k);
-  return fmt::format("{} {} {} h{}/{} d{} {}{}", dtype_name(c.dtype), mask, shape, c.heads_q,
+  const std::string grad = !c.has_grad() ? "" : c.has_dlse() ? " grad+dlse" : " grad";
+  return fmt::format("{} {} {} h{}/{} d{} {}{}{}", dtype_name(c.dtype), mask, shape, c.heads_q,
                      c.heads_kv, c.head_dim, sink_name(c.sink),
-                     c.input == InputDist::normal ? "" : fmt::format(" {}", input_name(c.input)));
+                     c.input == InputDist::normal ? "" : fmt::format(" {}", input_name(c.input)),
+                     grad);
 }
 
 Layout::LseStrides Layout::lse_strides() const {

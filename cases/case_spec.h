@@ -27,6 +27,17 @@ enum class SinkKind : uint8_t {
   band,      // |sigma| ~ U(a, b) with a random sign (realistic: 4..8)
 };
 
+// Whether the case has a backward pass, and which gradients it feeds in (DESIGN §1, backward).
+enum class GradKind : uint8_t {
+  none,  // forward only
+  d_o,   // "do": dL/do drawn from N(0, 1), rounded to the dtype
+};
+
+enum class DlseKind : uint8_t {
+  none,    // the returned lse feeds no loss: dL/dlse = 0
+  normal,  // dL/dlse drawn from N(0, 1) in fp32 (needs grad: do)
+};
+
 struct SinkDist {
   SinkKind kind = SinkKind::band;
   double a = 4;  // scale, value, magnitude or lower bound (see SinkKind)
@@ -47,10 +58,12 @@ struct CaseSpec {
   double scale = 0;               // logit scale; 0 means 1/sqrt(D)
   SinkDist sink;                  // learned sink values
   InputDist input = InputDist::normal;
-  uint64_t seed = 1;        // keys every random draw of the case
-  int page_size = 0;        // KV page size for paged implementations; 0: unpaged
-  int64_t sample_rows = 0;  // evaluate this many query rows per sequence; 0: all
-  int sample_heads = 0;     // evaluate this many query heads; 0: all
+  uint64_t seed = 1;               // keys every random draw of the case
+  int page_size = 0;               // KV page size for paged implementations; 0: unpaged
+  int64_t sample_rows = 0;         // evaluate this many query rows per sequence; 0: all
+  int sample_heads = 0;            // evaluate this many query heads; 0: all
+  GradKind grad = GradKind::none;  // backward pass and its dO
+  DlseKind dlse = DlseKind::none;  // dL/dlse of the backward pass
 
   bool varlen() const { return !varlen_q.empty(); }
   int num_seqs() const { return varlen() ? int(varlen_q.size()) : batch; }
@@ -58,6 +71,8 @@ struct CaseSpec {
   int64_t sk(int s) const { return varlen() ? varlen_k[size_t(s)] : seqlen_k; }
   int gqa() const { return heads_q / heads_kv; }
   bool has_sink() const { return sink.kind != SinkKind::none; }
+  bool has_grad() const { return grad != GradKind::none; }
+  bool has_dlse() const { return has_grad() && dlse != DlseKind::none; }
   // The fp32 scale every implementation uses (the oracle uses the same value in double).
   float scale_f32() const;
 };
@@ -65,6 +80,10 @@ struct CaseSpec {
 std::string_view mask_name(MaskKind k);
 std::string_view input_name(InputDist d);
 std::string sink_name(const SinkDist& s);  // "band:4:8", "normal:6", "none", ...
+std::string_view grad_name(GradKind g);    // "none", "do"
+std::string_view dlse_name(DlseKind d);    // "none", "normal"
+bool parse_grad(std::string_view s, GradKind* out);
+bool parse_dlse(std::string_view s, DlseKind* out);
 bool parse_mask(std::string_view s, MaskKind* out);
 bool parse_input(std::string_view s, InputDist* out);
 bool parse_sink(std::string_view s, SinkDist* out);
@@ -73,7 +92,7 @@ bool parse_sink(std::string_view s, SinkDist* out);
 void validate(const CaseSpec& c, const std::string& where);
 
 // Canonical text of every field (the id hashes this; stable across versions unless a field is
-// added with a non-default value).
+// added with a non-default value: grad and dlse appear only when set).
 std::string canonical(const CaseSpec& c);
 // 16 hex digits of a 64-bit FNV-1a hash of canonical(c).
 std::string case_id(const CaseSpec& c);

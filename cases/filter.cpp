@@ -40,6 +40,8 @@ const std::vector<Field>& fields() {
        },
        nullptr},
       {"input", false, [](const CaseSpec& c) { return std::string(input_name(c.input)); }, nullptr},
+      {"grad", false, [](const CaseSpec& c) { return std::string(grad_name(c.grad)); }, nullptr},
+      {"dlse", false, [](const CaseSpec& c) { return std::string(dlse_name(c.dlse)); }, nullptr},
       {"window", true, nullptr, [](const CaseSpec& c) { return double(c.mask.window); }},
       {"sink_tokens", true, nullptr, [](const CaseSpec& c) { return double(c.mask.sink_tokens); }},
       {"sq", true, nullptr, [](const CaseSpec& c) { return double(max_len(c, true)); }},

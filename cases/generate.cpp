@@ -46,6 +46,30 @@ float sink_value(const CaseSpec& c, int h) {
   return round_to(c.dtype, float(s));
 }
 
+float grad_value(const CaseSpec& c, int64_t index) {
+  return float(rng::normal(c.seed, rng::kDo, uint64_t(index)));
+}
+
+float dlse_value(const CaseSpec& c, int64_t index) {
+  return float(rng::normal(c.seed, rng::kDlse, uint64_t(index)));
+}
+
+GradInputs generate_grads(const CaseSpec& c, const Layout& l) {
+  GradInputs g;
+  if (!c.has_grad()) return g;
+  g.d_o = Tensor(c.dtype, {l.total_q(), c.heads_q, c.head_dim});
+  const int64_t n = g.d_o.numel();
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i)
+    g.d_o.set(i, grad_value(c, i));
+  if (c.has_dlse()) {
+    g.dlse.resize(size_t(l.lse_size()));
+    for (int64_t i = 0; i < l.lse_size(); ++i)
+      g.dlse[size_t(i)] = dlse_value(c, i);
+  }
+  return g;
+}
+
 namespace {
 
 Tensor fill(const CaseSpec& c, uint32_t tag, std::vector<int64_t> shape) {
@@ -77,7 +101,10 @@ Inputs generate(const CaseSpec& c) {
 
 namespace {
 
-std::vector<int64_t> sample_rows_of(const CaseSpec& c, int s, int64_t sq, int64_t sk) {
+// Rows (tag kRows, positions from the query's alignment) or keys (tag kKeys, sq = sk: a key's
+// position is its index).
+std::vector<int64_t> sample_rows_of(const CaseSpec& c, int s, int64_t sq, int64_t sk,
+                                    uint32_t tag = rng::kRows) {
   const int64_t n = c.sample_rows;
   std::set<int64_t> rows;
   const int64_t quarter = std::max<int64_t>(1, n / 4);
@@ -98,7 +125,7 @@ std::vector<int64_t> sample_rows_of(const CaseSpec& c, int s, int64_t sq, int64_
     if (i >= 0 && i < sq) rows.insert(i);
   }
   for (uint64_t t = 0; int64_t(rows.size()) < std::min(n, sq); ++t) {
-    const rng::Words w = rng::philox(c.seed, rng::kRows, (uint64_t(s) << 32) | t);
+    const rng::Words w = rng::philox(c.seed, tag, (uint64_t(s) << 32) | t);
     rows.insert(int64_t(((uint64_t(w.w[0]) << 32) | w.w[1]) % uint64_t(sq)));
   }
   return {rows.begin(), rows.end()};
@@ -106,11 +133,14 @@ std::vector<int64_t> sample_rows_of(const CaseSpec& c, int s, int64_t sq, int64_
 
 }  // namespace
 
-RowSet evaluated_rows(const CaseSpec& c) {
+namespace {
+
+// evaluated_rows over queries (keys = false) or keys (keys = true).
+RowSet evaluated(const CaseSpec& c, bool keys) {
   RowSet r;
   bool all_rows = true;
   for (int s = 0; s < c.num_seqs(); ++s) {
-    const int64_t sq = c.sq(s);
+    const int64_t sq = keys ? c.sk(s) : c.sq(s);
     if (c.sample_rows == 0 || c.sample_rows >= sq) {
       for (int64_t i = 0; i < sq; ++i) {
         r.seq.push_back(s);
@@ -118,7 +148,9 @@ RowSet evaluated_rows(const CaseSpec& c) {
       }
     } else {
       all_rows = false;
-      for (int64_t i : sample_rows_of(c, s, sq, c.sk(s))) {
+      const std::vector<int64_t> rows =
+          keys ? sample_rows_of(c, s, sq, sq, rng::kKeys) : sample_rows_of(c, s, sq, c.sk(s));
+      for (int64_t i : rows) {
         r.seq.push_back(s);
         r.row.push_back(i);
       }
@@ -138,6 +170,16 @@ RowSet evaluated_rows(const CaseSpec& c) {
   }
   r.complete = all_rows && int(r.heads.size()) == c.heads_q;
   return r;
+}
+
+}  // namespace
+
+RowSet evaluated_rows(const CaseSpec& c) {
+  return evaluated(c, false);
+}
+
+RowSet evaluated_keys(const CaseSpec& c) {
+  return evaluated(c, true);
 }
 
 }  // namespace sinkbench

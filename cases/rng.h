@@ -21,6 +21,8 @@ enum Tag : uint32_t {
   kOutlierChannels = 6,
   kPages = 7,
   kRows = 8,
+  kDlse = 9,   // dL/dlse of backward cases (kDo draws dL/do)
+  kKeys = 10,  // sampled key rows of the backward oracle
 };
 
 struct Words {

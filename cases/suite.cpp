@@ -24,9 +24,9 @@ namespace sinkbench {
 namespace {
 
 const std::vector<std::string> kFields = {
-    "dtype",  "mask",    "window",    "sink_tokens", "batch",       "sq",    "sk",
-    "varlen", "heads_q", "heads_kv",  "gqa",         "head_dim",    "scale", "sink",
-    "input",  "seed",    "page_size", "sample_rows", "sample_heads"};
+    "dtype",  "mask",    "window",    "sink_tokens", "batch",        "sq",    "sk",
+    "varlen", "heads_q", "heads_kv",  "gqa",         "head_dim",     "scale", "sink",
+    "input",  "seed",    "page_size", "sample_rows", "sample_heads", "grad",  "dlse"};
 
 std::string at(const std::string& file, const YAML::Node& n) {
   const YAML::Mark m = n.Mark();
@@ -113,6 +113,13 @@ void apply_field(Draft& d, const std::string& file, const std::string& key, cons
     c.sample_rows = scalar<int64_t>(file, key, v, "an integer >= 0");
   } else if (key == "sample_heads") {
     c.sample_heads = scalar<int>(file, key, v, "an integer >= 0");
+  } else if (key == "grad") {
+    if (!parse_grad(text("none or do"), &c.grad))
+      throw InputError(at(file, v), "field 'grad' has value '" + v.Scalar() + "'", "none or do");
+  } else if (key == "dlse") {
+    if (!parse_dlse(text("none or normal"), &c.dlse))
+      throw InputError(at(file, v), "field 'dlse' has value '" + v.Scalar() + "'",
+                       "none or normal");
   } else {
     throw InputError(at(file, v), "unknown field '" + key + "'",
                      fmt::format("one of {}", fmt::join(kFields, ", ")));

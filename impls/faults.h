@@ -63,4 +63,16 @@ inline int faulty_visible_ranges(MaskRule m, int64_t i, int64_t sq, int64_t sk, 
   return kept;
 }
 
+// Gradient defects, honoured by the CPU backward passes (tiled_backward and what calls it).
+struct GradFaults {
+  bool dsink_sign = false;          // dσ with the wrong sign
+  bool dsink_group_sum = false;     // every head of a GQA group gets the group's summed dσ
+  bool dsink_without_dlse = false;  // dσ from D = do·o, the dlse term dropped
+  bool sinkless_lse = false;        // P recomputed from the sink-exclusive lse
+  bool dkv_one_head = false;        // dk and dv from the group's first query head only
+  bool dq_unscaled = false;         // dq without the softmax scale
+  bool window_off_by_one = false;   // the backward's sliding window admits W + 1 keys
+  bool nan_empty_rows = false;      // rows that see no key get NaN dq (lse = -inf not guarded)
+};
+
 }  // namespace sinkbench

@@ -34,12 +34,7 @@ struct ForwardResult {
   double seconds = 0;      // time of the forward pass proper (device time on GPUs); 0 if untimed
 };
 
-// What the backward pass is given besides the forward's inputs and outputs (DESIGN §1).
-struct GradInputs {
-  Tensor d_o;  // [total_q, Hq, D] in the case dtype: dL/do
-  std::vector<float>
-      dlse;  // Layout::lse_size() fp32 entries: dL/dlse; empty when the case has none
-};
+// GradInputs (dL/do, dL/dlse): cases/generate.h, drawn by generate_grads.
 
 struct BackwardResult {
   Tensor dq;                  // [total_q, Hq, D] in the case dtype

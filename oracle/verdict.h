@@ -13,6 +13,8 @@
 
 namespace sinkbench {
 
+// 2: the lse bound of fp32 logits (unless an implementation rounds them) and the gradient
+// bounds (oracle/grad_verdict.h); docs/policy.md "Version 2".
 inline constexpr int kPolicyVersion = 2;
 
 // Policy v2 constants (why each is what it is: docs/policy.md).

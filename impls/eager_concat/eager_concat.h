@@ -22,6 +22,12 @@ struct EagerOptions {
 // o in the case dtype; lse is the sink-inclusive max + log(sum) of the fp32 softmax stage.
 ForwardResult eager_concat_forward(const CaseSpec& c, const Inputs& in, const EagerOptions& opt);
 
+// dq, dk, dv (dtype) and dσ (rounded to the dtype, as the sink parameter's gradient) as autograd
+// computes them on the eager graph (eager_concat_bwd.cpp); no dL/dlse (eager returns no lse).
+BackwardResult eager_concat_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g,
+                                     const EagerOptions& opt);
+Support eager_supports_backward(const CaseSpec& c);
+
 // "eager_concat/cpu" or "eager_concat-softmax_fp32/cpu" with the given options (tests use it to
 // switch faults on).
 std::unique_ptr<Impl> make_eager_concat_cpu(EagerOptions opt);

@@ -39,6 +39,14 @@ class EagerConcatCpu final : public Impl {
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return r;
   }
+  Support supports_backward(const CaseSpec& c) const override { return eager_supports_backward(c); }
+  BackwardResult backward(const CaseSpec& c, const Inputs& in, const ForwardResult&,
+                          const GradInputs& g) const override {
+    const auto t0 = std::chrono::steady_clock::now();
+    BackwardResult r = eager_concat_backward(c, in, g, opt_);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return r;
+  }
 
  private:
   EagerOptions opt_;

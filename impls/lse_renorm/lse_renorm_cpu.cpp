@@ -72,6 +72,13 @@ class LseRenormCpu final : public Impl {
     // The sink-less pass rounds P~ like tiled; the extra output roundings only raise the ratio.
     return rounded_p_min_floor_ratio(c);
   }
+  Support supports_backward(const CaseSpec& c) const override {
+    return lse_renorm_supports_backward(c, opt_);
+  }
+  BackwardResult backward(const CaseSpec& c, const Inputs& in, const ForwardResult&,
+                          const GradInputs& g) const override {
+    return lse_renorm_backward(c, in, g, opt_);
+  }
 
  private:
   LseRenormOptions opt_;

@@ -8,6 +8,11 @@
 namespace sinkbench {
 namespace {
 
+// Why neither paged implementation has a backward pass.
+Support no_paged_backward() {
+  return Support::no("a paged KV cache is inference storage: training runs no backward through it");
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -25,6 +30,7 @@ class EagerPagedCpu final : public Impl {
   }
   Support supports(const CaseSpec& c) const override { return paged_supports(c); }
   bool rounds_logits(const CaseSpec&) const override { return true; }  // eager: policy v2
+  Support supports_backward(const CaseSpec&) const override { return no_paged_backward(); }
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
     const auto t0 = std::chrono::steady_clock::now();
     ForwardResult r = eager_paged_forward(c, in, opt_);
@@ -48,6 +54,7 @@ class FlashPagedCpu final : public Impl {
            "split-KV decode with a combine that adds the sink once; one output rounding";
   }
   Support supports(const CaseSpec& c) const override { return paged_supports(c); }
+  Support supports_backward(const CaseSpec&) const override { return no_paged_backward(); }
   ForwardResult forward(const CaseSpec& c, const Inputs& in) const override {
     const auto t0 = std::chrono::steady_clock::now();
     ForwardResult r = flash_paged_forward(c, in, opt_);

@@ -108,6 +108,11 @@ class TiledCpu final : public Impl {
   std::optional<double> min_floor_ratio(const CaseSpec& c) const override {
     return rounded_p_min_floor_ratio(c);
   }
+  Support supports_backward(const CaseSpec& c) const override { return tiled_supports_backward(c); }
+  BackwardResult backward(const CaseSpec& c, const Inputs& in, const ForwardResult& fwd,
+                          const GradInputs& g) const override {
+    return tiled_backward(c, in, fwd.o, fwd.lse, g, {true, opt_.grad_faults});
+  }
 
  private:
   TiledOptions opt_;
