@@ -99,11 +99,11 @@ std::vector<Shape> shapes() {
 
 void register_all() {
   for (const Shape& sh : shapes()) {
-    benchmark::RegisterBenchmark(fmt::format("tiled_cuda_bwd/d{}/S{}/{}{}", sh.head_dim, sh.s,
-                                             sh.window ? "win128" : "causal",
-                                             sh.sink ? "" : "/no_sink")
-                                     .c_str(),
-                                 [sh](benchmark::State& st) { bm_backward(st, sh); })
+    benchmark::RegisterBenchmark(
+        fmt::format("tiled_cuda_bwd/d{}/S{}/{}{}", sh.head_dim, sh.s,
+                    sh.window ? "win128" : "causal", sh.sink ? "" : "/no_sink")
+            .c_str(),
+        [sh](benchmark::State& st) { bm_backward(st, sh); })
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond)
         ->MinTime(0.3);

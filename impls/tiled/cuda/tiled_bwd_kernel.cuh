@@ -580,6 +580,24 @@ cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream) {
     bwd_row_delta_kernel<T, D><<<grid, BT::kDeltaThreads, 0, stream>>>(p);
     if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
+  // dk/dv and dq read the same inputs and write disjoint outputs: dq runs on a side stream,
+  // forked after the row delta and joined before the end, so the two grids overlap (each CTA's
+  // arithmetic and order are unchanged: the bits do not depend on the overlap).
+  static cudaStream_t side = nullptr;
+  static cudaEvent_t fork = nullptr, join = nullptr;
+  if (side == nullptr) {
+    if (const cudaError_t e = cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking);
+        e != cudaSuccess)
+      return e;
+    if (const cudaError_t e = cudaEventCreateWithFlags(&fork, cudaEventDisableTiming);
+        e != cudaSuccess)
+      return e;
+    if (const cudaError_t e = cudaEventCreateWithFlags(&join, cudaEventDisableTiming);
+        e != cudaSuccess)
+      return e;
+  }
+  if (const cudaError_t e = cudaEventRecord(fork, stream); e != cudaSuccess) return e;
+  if (const cudaError_t e = cudaStreamWaitEvent(side, fork, 0); e != cudaSuccess) return e;
   if (p.max_seqlen_k > 0) {
     const dim3 grid(unsigned((p.max_seqlen_k + BT::kBlockN - 1) / BT::kBlockN),
                     unsigned(p.heads_kv), seqs);
@@ -588,9 +606,11 @@ cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream) {
   }
   if (p.max_seqlen_q > 0) {
     const dim3 grid(unsigned((p.max_seqlen_q + BT::kBlockM - 1) / BT::kBlockM), hq, seqs);
-    bwd_dq_kernel<T, D><<<grid, BT::kThreads, BT::kDqSmem, stream>>>(p);
+    bwd_dq_kernel<T, D><<<grid, BT::kThreads, BT::kDqSmem, side>>>(p);
     if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
+  if (const cudaError_t e = cudaEventRecord(join, side); e != cudaSuccess) return e;
+  if (const cudaError_t e = cudaStreamWaitEvent(stream, join, 0); e != cudaSuccess) return e;
   if (p.maybe_sinks != nullptr) {
     bwd_dsinks_kernel<><<<hq, kSinkThreads, 0, stream>>>(p);
     if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;

@@ -59,8 +59,10 @@ struct BwdParams {
 };
 
 // The backward pass of one (dtype, head dim) instantiation, each in its own .cu file: the
-// row-delta kernel, then the dk/dv kernel and the dq kernel, then (with a sink) the dsinks
-// reduction, all queued on `stream`. Returns the first launch error; does not sync.
+// row-delta kernel, then the dk/dv kernel (on `stream`) beside the dq kernel (on a side stream
+// forked from and joined back into `stream`), then (with a sink) the dsinks reduction; all of it
+// is ordered after earlier work on `stream` and before later work. Returns the first launch
+// error; does not sync.
 template <DType T, int HeadDim>
 cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream);
 

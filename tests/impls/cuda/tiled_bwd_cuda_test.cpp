@@ -10,7 +10,12 @@
 // u-multiples of sum_j P |v|), fp32 accumulation (n u32 over n terms), one output rounding:
 //   |got - exact| <= (4 u + n u32) M + u |exact|,
 // M the same sum as the gradient's with every term replaced by its magnitude and dS by
-// P (|dP - D| + sum_d |do| sum_j P |v|). It stands until the gradient policy in oracle/ exists.
+// P (|dP - D| + sum_d |do| sum_j P |v|). Near zero a rounding errs by up to eta, half the dtype's
+// smallest subnormal (fp16: 2^-25; P, dS and o fall there on long rows), so each bound also
+// takes 2 eta (F + 1), F the sum of the multipliers of those roundings: dS's (|k| for dq, |q|
+// for dk, and P times D's own floor sum_d |do| (1 + sum_j |v|) from o's), P's (|do| for dv).
+// It stands until the gradient policy in oracle/ exists.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -61,7 +66,8 @@ GradInputs make_grads(const CaseSpec& c, const Inputs& in, bool with_dlse) {
 struct Exact {
   std::vector<double> dq, dk, dv, dsinks;
   std::vector<double> mdq, mdk, mdv, mdsinks;
-  double terms = 0;  // the most terms any gradient element sums
+  std::vector<double> fdq, fdk, fdv, fdsinks;  // underflow floors F
+  double terms = 0;                            // the most terms any gradient element sums
 };
 
 Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g) {
@@ -79,7 +85,11 @@ Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g) {
   e.mdv.assign(k.size(), 0);
   e.dsinks.assign(in.sinks.size(), 0);
   e.mdsinks.assign(in.sinks.size(), 0);
-  std::vector<double> sc, pr, o(size_t(D), 0.0), omag(size_t(D), 0.0);
+  e.fdq.assign(q.size(), 0);
+  e.fdk.assign(k.size(), 0);
+  e.fdv.assign(k.size(), 0);
+  e.fdsinks.assign(in.sinks.size(), 0);
+  std::vector<double> sc, pr, o(size_t(D), 0.0), omag(size_t(D), 0.0), vabs(size_t(D), 0.0);
   std::vector<int64_t> js;
   for (int s = 0; s < l.seqs; ++s) {
     const int64_t sq = l.sq(s), sk = l.sk(s);
@@ -112,19 +122,22 @@ Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g) {
         pr.resize(sc.size());
         std::fill(o.begin(), o.end(), 0.0);
         std::fill(omag.begin(), omag.end(), 0.0);
+        std::fill(vabs.begin(), vabs.end(), 0.0);
         for (size_t t = 0; t < js.size(); ++t) {
           pr[t] = std::exp(sc[t] - lse);
           const double* vj = &v[size_t(l.kv_offset(s, js[t], hkv))];
           for (int d = 0; d < D; ++d) {
             o[size_t(d)] += pr[t] * vj[d];
             omag[size_t(d)] += pr[t] * std::fabs(vj[d]);
+            vabs[size_t(d)] += std::fabs(vj[d]);
           }
         }
         const int64_t li = l.lse_offset(s, h, i);
-        double delta = g.dlse.empty() ? 0.0 : -double(g.dlse[size_t(li)]), dmag = 0;
+        double delta = g.dlse.empty() ? 0.0 : -double(g.dlse[size_t(li)]), dmag = 0, dfloor = 0;
         for (int d = 0; d < D; ++d) {
           delta += doi[d] * o[size_t(d)];
           dmag += std::fabs(doi[d]) * omag[size_t(d)];
+          dfloor += std::fabs(doi[d]) * (1 + vabs[size_t(d)]);
         }
         const size_t qo = size_t(l.q_offset(s, i, h));
         for (size_t t = 0; t < js.size(); ++t) {
@@ -134,6 +147,7 @@ Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g) {
             dp += doi[d] * v[ko + size_t(d)];
           const double ds = pr[t] * (dp - delta);
           const double w = pr[t] * (std::fabs(dp - delta) + dmag);
+          const double wf = 1 + pr[t] * dfloor;
           for (int d = 0; d < D; ++d) {
             const size_t a = qo + size_t(d), b = ko + size_t(d);
             e.dq[a] += scale * ds * k[b];
@@ -142,12 +156,16 @@ Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g) {
             e.mdk[b] += scale * w * std::fabs(q[a]);
             e.dv[b] += pr[t] * doi[d];
             e.mdv[b] += pr[t] * std::fabs(doi[d]);
+            e.fdq[a] += scale * wf * std::fabs(k[b]);
+            e.fdk[b] += scale * wf * std::fabs(q[a]);
+            e.fdv[b] += std::fabs(doi[d]);
           }
         }
         if (!in.sinks.empty()) {
           const double ps = std::exp(sigma - lse);
           e.dsinks[size_t(h)] -= ps * delta;
           e.mdsinks[size_t(h)] += ps * (std::fabs(delta) + dmag);
+          e.fdsinks[size_t(h)] += ps * dfloor;
         }
       }
     }
@@ -157,17 +175,19 @@ Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g) {
 
 // Elements of `got` outside the bound around `exact`, with the first few named.
 int64_t count_outside(const std::string& what, const std::vector<float>& got,
-                      const std::vector<double>& exact, const std::vector<double>& mag, double u,
-                      double terms, std::string* report) {
+                      const std::vector<double>& exact, const std::vector<double>& mag,
+                      const std::vector<double>& floor, DType t, double terms,
+                      std::string* report) {
+  const double u = unit_roundoff(t), eta = dtype_min_subnormal(t) / 2;
   const double k = 4 * u + terms * std::ldexp(1.0, -24);
   int64_t bad = 0;
   for (size_t i = 0; i < got.size(); ++i) {
     const double err = std::fabs(double(got[i]) - exact[i]);
-    const double bound = k * mag[i] + u * std::fabs(exact[i]);
+    const double bound = k * mag[i] + u * std::fabs(exact[i]) + 2 * eta * (floor[i] + 1);
     if (!(err <= bound)) {  // NaN fails too
       if (++bad <= 5)
-        *report += what + "[" + std::to_string(i) + "] = " + std::to_string(got[i]) + ", exact " +
-                   std::to_string(exact[i]) + ", bound " + std::to_string(bound) + "\n";
+        *report += fmt::format("{}[{}] = {:.6g}, exact {:.6g}, error {:.3g}, bound {:.3g}\n", what,
+                               i, got[i], exact[i], err, bound);
     }
   }
   return bad;
@@ -186,12 +206,12 @@ void expect_gradients_within_bound(const CaseSpec& c, bool with_dlse) {
   const BackwardResult r = impl.backward(c, in, fwd, g);
   const Exact e = exact_backward(c, in, g);
   ASSERT_EQ(r.dsinks.size(), e.dsinks.size());
-  const double u = unit_roundoff(c.dtype);
+  const DType t = c.dtype;
   std::string report;
-  int64_t bad = count_outside("dq", r.dq.to_float(), e.dq, e.mdq, u, e.terms, &report);
-  bad += count_outside("dk", r.dk.to_float(), e.dk, e.mdk, u, e.terms, &report);
-  bad += count_outside("dv", r.dv.to_float(), e.dv, e.mdv, u, e.terms, &report);
-  bad += count_outside("dsinks", r.dsinks, e.dsinks, e.mdsinks, u, e.terms, &report);
+  int64_t bad = count_outside("dq", r.dq.to_float(), e.dq, e.mdq, e.fdq, t, e.terms, &report);
+  bad += count_outside("dk", r.dk.to_float(), e.dk, e.mdk, e.fdk, t, e.terms, &report);
+  bad += count_outside("dv", r.dv.to_float(), e.dv, e.mdv, e.fdv, t, e.terms, &report);
+  bad += count_outside("dsinks", r.dsinks, e.dsinks, e.mdsinks, e.fdsinks, t, e.terms, &report);
   EXPECT_EQ(bad, 0) << report;
 }
 
