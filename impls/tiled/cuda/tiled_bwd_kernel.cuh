@@ -34,14 +34,9 @@ struct BwdTraits {
   static constexpr int kBlockN = TiledTraits<HeadDim>::kBlockN;
   static constexpr int kWarps = 4;  // 16 keys (dk/dv) or 16 query rows (dq) per warp
   static constexpr int kThreads = kWarps * 32;
-  // CTAs per SM the registers are sized for (__launch_bounds__): dk/dv holds twice the
-  // accumulators and spills at three; dq fits three at D 64.
-  static constexpr int kDkdvMinBlocks = 2;
-#ifdef SINKBENCH_BWD_DQ_MIN_BLOCKS
-  static constexpr int kDqMinBlocks = SINKBENCH_BWD_DQ_MIN_BLOCKS;
-#else
-  static constexpr int kDqMinBlocks = HeadDim <= 64 ? 3 : 2;
-#endif
+  // CTAs per SM the registers are sized for (__launch_bounds__). Three at D 64 spill dk/dv
+  // (232 bytes) and gave dq nothing measurable (bench/RESULTS.md, the A/B of 2026-11-27).
+  static constexpr int kMinBlocks = 2;
   static constexpr int kChunks = HeadDim / 8;  // 16-byte chunks per row
   static constexpr int kTileElems = 64 * HeadDim;
   // dk/dv: this warp's K and V fragments stay in registers where they fit beside dk and dv.
@@ -277,7 +272,7 @@ __device__ __forceinline__ void mask_strip_t(float (&s)[kNT][4], const MaskRule&
 // of the block; work items (query head of the group, query block) in a fixed order, their Q, dO,
 // lse and D double-buffered through cp.async.
 template <DType T, int D>
-__global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kDkdvMinBlocks)
+__global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBlocks)
     bwd_dkdv_kernel(const __grid_constant__ BwdParams p) {
   using BT = BwdTraits<D>;
   using namespace cuda_mma;
@@ -423,7 +418,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kDkdvMin
 // ---- 3. dq. One CTA per (query block, query head, sequence), warp w owns rows 16 w..; the key
 // tiles KeyTiles visits, ascending, K and V double-buffered through cp.async.
 template <DType T, int D>
-__global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kDqMinBlocks)
+__global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBlocks)
     bwd_dq_kernel(const __grid_constant__ BwdParams p) {
   using BT = BwdTraits<D>;
   using namespace cuda_mma;
