@@ -94,4 +94,55 @@ SB_HD int64_t visible_count(const MaskRule& m, int64_t i, int64_t sq, int64_t sk
   return c;
 }
 
+// The keys within [lo, hi) that some query at an absolute position in [p_first, p_last] can see,
+// as two ascending runs: `head` (every mask; for sink_tokens the sink tokens) and `tail` (the
+// window of sink_tokens; empty for the other masks). Either may be empty; they may touch. The
+// kernels walk their key tiles from it (tiled/cuda per row block, flash_paged/cuda per split) and
+// the split planner starts its splits at head.lo.
+struct KeySpan {
+  KeyRange head;
+  KeyRange tail;
+};
+SB_HD KeySpan visible_span(const MaskRule& m, int64_t p_first, int64_t p_last, int64_t lo,
+                           int64_t hi) {
+  auto clamp = [lo, hi](int64_t x) { return x < lo ? lo : (x > hi ? hi : x); };
+  KeySpan span{{lo, hi}, {lo, lo}};
+  switch (m.kind) {
+    case MaskKind::none:
+      break;
+    case MaskKind::causal:
+      span.head.hi = clamp(p_last + 1);
+      break;
+    case MaskKind::sliding_window:
+      span.head = {clamp(p_first - m.window + 1), clamp(p_last + 1)};
+      break;
+    case MaskKind::sink_tokens:
+      span.head.hi = clamp(p_last + 1 < m.sink_tokens ? p_last + 1 : m.sink_tokens);
+      span.tail = {clamp(p_first - m.window + 1), clamp(p_last + 1)};
+      break;
+  }
+  return span;
+}
+
+// The key tiles of width bn that cover a KeySpan, as at most two runs of tile indices walked in
+// ascending order (a tile both runs touch is visited once): tiles a_lo .. a_lo + n_a - 1, then
+// b_lo onwards, n_tiles in all.
+struct TileRuns {
+  int64_t a_lo = 0, n_a = 0, b_lo = 0, n_tiles = 0;
+  // Index of the t-th visited tile.
+  SB_HD int64_t tile(int64_t t) const { return t < n_a ? a_lo + t : b_lo + (t - n_a); }
+};
+SB_HD TileRuns tile_runs(const KeySpan& span, int64_t bn) {
+  TileRuns r;
+  r.a_lo = span.head.lo / bn;
+  const int64_t a_hi = span.head.hi > span.head.lo ? (span.head.hi + bn - 1) / bn : r.a_lo;
+  r.b_lo = span.tail.lo / bn;
+  int64_t b_hi = span.tail.hi > span.tail.lo ? (span.tail.hi + bn - 1) / bn : r.b_lo;
+  if (r.b_lo < a_hi) r.b_lo = a_hi;
+  if (b_hi < r.b_lo) b_hi = r.b_lo;
+  r.n_a = a_hi - r.a_lo;
+  r.n_tiles = r.n_a + (b_hi - r.b_lo);
+  return r;
+}
+
 }  // namespace sinkbench

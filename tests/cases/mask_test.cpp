@@ -1,10 +1,13 @@
 // tests/cases/mask_test.cpp — visible_ranges agrees with the rule of DESIGN §1 written out
-// directly here, for every mask kind over fresh random shapes.
+// directly here, for every mask kind over fresh random shapes; visible_span and tile_runs (the
+// kernels' and the split planner's key walk) cover exactly the keys some row of a block sees.
 #include "cases/mask.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <vector>
 
 #include "tests/support/test_seed.h"
 
@@ -65,6 +68,51 @@ TEST(Mask, BottomRightAlignment) {
   // More queries than keys: the first sq - sk rows see nothing.
   EXPECT_EQ(visible_count({MaskKind::causal}, 0, 5, 3), 0);
   EXPECT_EQ(visible_count({MaskKind::causal}, 2, 5, 3), 1);
+}
+
+// A row block at positions [p_first, p_last] restricted to keys [lo, hi): the span's runs are the
+// union of the rows' visible keys there, and tile_runs visits, ascending and once each, exactly the
+// tiles of width bn that hold one of them.
+TEST(Mask, SpanAndTilesCoverExactlyTheBlocksKeys) {
+  std::mt19937_64 gen(testing::test_seed());
+  for (int trial = 0; trial < 2000; ++trial) {
+    const int64_t sk = 1 + gen() % 300;
+    const MaskKind kind = MaskKind(gen() % 4);
+    MaskRule m{kind, 0, 0};
+    if (kind == MaskKind::sliding_window || kind == MaskKind::sink_tokens)
+      m.window = 1 + gen() % 100;
+    if (kind == MaskKind::sink_tokens) m.sink_tokens = gen() % 40;
+    const int64_t p_first = int64_t(gen() % (sk + 20)) - 10;
+    const int64_t p_last = p_first + int64_t(gen() % 40);
+    const int64_t bn = int64_t(1) << (gen() % 7);  // 1 .. 64
+    // Split-like bounds: multiples of bn (the paged kernel's), or the whole sequence.
+    int64_t lo = 0, hi = sk;
+    if (gen() % 2) {
+      lo = std::min<int64_t>(sk, int64_t(gen() % (sk / bn + 1)) * bn);
+      hi = std::min<int64_t>(sk, lo + int64_t(1 + gen() % 4) * bn);
+    }
+    const KeySpan span = visible_span(m, p_first, p_last, lo, hi);
+    std::vector<bool> want(size_t(sk), false);
+    for (int64_t p = p_first; p <= p_last; ++p)
+      for (int64_t j = lo; j < hi; ++j)
+        if (is_visible(m, j, p)) want[size_t(j)] = true;
+    for (int64_t j = 0; j < sk; ++j) {
+      const bool in =
+          (j >= span.head.lo && j < span.head.hi) || (j >= span.tail.lo && j < span.tail.hi);
+      ASSERT_EQ(in, bool(want[size_t(j)]))
+          << "key " << j << " mask " << int(kind) << " W " << m.window << " k " << m.sink_tokens
+          << " p " << p_first << ".." << p_last << " [" << lo << ", " << hi << ")";
+    }
+    const TileRuns runs = tile_runs(span, bn);
+    std::vector<int64_t> visited;
+    for (int64_t t = 0; t < runs.n_tiles; ++t)
+      visited.push_back(runs.tile(t));
+    std::vector<int64_t> tiles;
+    for (int64_t j = 0; j < sk; ++j)
+      if (want[size_t(j)] && (tiles.empty() || tiles.back() != j / bn)) tiles.push_back(j / bn);
+    // Tiles in the span but with no visible key cannot occur: runs are whole intervals.
+    ASSERT_EQ(visited, tiles) << "mask " << int(kind) << " bn " << bn;
+  }
 }
 
 }  // namespace

@@ -122,9 +122,8 @@ SplitPlan plan_splits(const CaseSpec& c, const Layout& layout, int resident_ctas
 }
 
 int64_t first_visible_tile_key(const MaskRule& m, int64_t sq, int64_t sk) {
-  if (m.kind != MaskKind::sliding_window) return 0;  // sink tokens: the first keys are visible
-  const int64_t first = std::clamp<int64_t>(sk - sq - m.window + 1, 0, sk);
-  return first / kPagedBlockN * kPagedBlockN;
+  // The first row sits at position sk - sq (bottom-right); later rows see no earlier key.
+  return visible_span(m, sk - sq, sk - 1, 0, sk).head.lo / kPagedBlockN * kPagedBlockN;
 }
 
 DevicePagedCase::DevicePagedCase(const CaseSpec& c, const Inputs& in, const PagedKV& kv,
@@ -246,44 +245,28 @@ void DevicePagedCase::finish_setup(const PagedKV& kv, const std::vector<float>& 
   lse_ = cuda::GuardedBuffer(l.lse_size(), int(sizeof(float)));
 
   PagedParams& p = params_;
+  cuda::fill_attn_params(p, c, l);
   p.q = q_.get();
-  p.k_pages = k_.get();
-  p.v_pages = v_.get();
-  p.block_table = static_cast<const int32_t*>(table_.get());
+  p.k = k_.get();
+  p.v = v_.get();
   p.maybe_sinks = sinks.empty() ? nullptr : static_cast<const float*>(sinks_.get());
   p.cu_seqlens_q = static_cast<const int64_t*>(cu_q_.get());
   p.cu_seqlens_k = static_cast<const int64_t*>(cu_k_.get());
+  p.o = o_.data();
+  p.lse = static_cast<float*>(lse_.data());
+  p.block_table = static_cast<const int32_t*>(table_.get());
   p.num_splits = static_cast<const int32_t*>(nsplit_.get());
   p.split_begin = static_cast<const int64_t*>(split_begin_.get());
   p.split_keys = static_cast<const int64_t*>(split_keys_.get());
-  p.o = o_.data();
-  p.lse = static_cast<float*>(lse_.data());
   p.part_o = static_cast<float*>(part_o_.get());
   p.part_lse = static_cast<float*>(part_lse_.get());
-  p.q_row_stride = int64_t(c.heads_q) * c.head_dim;
-  p.q_head_stride = c.head_dim;
-  p.o_row_stride = p.q_row_stride;
-  p.o_head_stride = c.head_dim;
-  p.slot_stride = int64_t(kv.heads_kv) * kv.head_dim;
-  p.page_stride = int64_t(kv.page_size) * p.slot_stride;
-  p.kv_head_stride = kv.head_dim;
+  p.page_stride = int64_t(kv.page_size) * p.k_row_stride;
   p.block_table_stride = table_width_;
   p.part_split_stride = nq;
-  const Layout::LseStrides lse = l.lse_strides();
-  p.lse_seq_stride = lse.seq_stride;
-  p.lse_head_stride = lse.head_stride;
-  p.lse_packed_rows = lse.packed_rows;
-  p.num_seqs = l.seqs;
-  p.heads_q = c.heads_q;
-  p.heads_kv = c.heads_kv;
-  p.head_dim = c.head_dim;
   p.page_size = kv.page_size;
   p.max_splits = max_splits;
   p.max_rows = int(int64_t(c.gqa()) * longest_sq(l));
   p.total_q = l.total_q();
-  p.mask = c.mask;
-  p.scale = c.scale_f32();
-  p.scale_log2 = p.scale * 1.4426950408889634f;
 }
 
 double DevicePagedCase::run(cudaStream_t stream) {

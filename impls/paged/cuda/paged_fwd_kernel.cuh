@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "impls/cuda/mma.cuh"
+#include "impls/cuda/sink_finalize.cuh"
 #include "impls/paged/cuda/paged_fwd_params.h"
 
 namespace sinkbench::flash_paged_cuda {
@@ -46,12 +47,6 @@ struct PagedTraits {
   static_assert(kMergeBytes <= 2 * kStages * kKVElems * 2, "merge buffers fit in the ring");
   static_assert(kSmemBytes <= 112 * 1024, "two CTAs per SM");
 };
-
-__device__ __forceinline__ int64_t lse_index(const PagedParams& p, int s, int h, int64_t q0,
-                                             int64_t i) {
-  return int64_t(s) * p.lse_seq_stride + int64_t(h) * p.lse_head_stride +
-         (p.lse_packed_rows ? q0 + i : i);
-}
 
 // RNE rounding of an fp32 value to the dtype, as its bits (the one output rounding).
 template <DType T>
@@ -98,38 +93,14 @@ __global__ void __launch_bounds__(kSplitThreads, 2)
     pos_min = min(pos_min, pos);
     pos_max = max(pos_max, pos);
   }
-  auto clampk = [&](int64_t x) -> int64_t {
-    return x < split_lo ? split_lo : (x > split_hi ? split_hi : x);
-  };
-  int64_t a_lo = split_lo, a_hi = split_hi, b_lo = 0, b_hi = 0;
-  switch (p.mask.kind) {
-    case MaskKind::none:
-      break;
-    case MaskKind::causal:
-      a_hi = clampk(pos_max + 1);
-      break;
-    case MaskKind::sliding_window:
-      a_lo = clampk(pos_min - p.mask.window + 1);
-      a_hi = clampk(pos_max + 1);
-      break;
-    case MaskKind::sink_tokens:
-      a_hi = clampk(min(pos_max + 1, p.mask.sink_tokens));
-      b_lo = clampk(pos_min - p.mask.window + 1);
-      b_hi = clampk(pos_max + 1);
-      break;
-  }
-  // Tiles are BN-aligned in absolute key index (split bounds are multiples of BN).
-  const int64_t ta_lo = a_lo / BN, ta_hi = a_hi > a_lo ? (a_hi + BN - 1) / BN : ta_lo;
-  int64_t tb_lo = b_lo / BN, tb_hi = b_hi > b_lo ? (b_hi + BN - 1) / BN : tb_lo;
-  if (tb_lo < ta_hi) tb_lo = ta_hi;
-  if (tb_hi < tb_lo) tb_hi = tb_lo;
-  const int64_t n_a = ta_hi - ta_lo;
-  const int n_tiles = int(n_a + (tb_hi - tb_lo));
-  auto tile_of = [&](int t) -> int64_t { return t < n_a ? ta_lo + t : tb_lo + (t - n_a); };
+  // Split bounds are multiples of BN, so the tiles stay aligned to absolute key indices.
+  const TileRuns runs = tile_runs(visible_span(p.mask, pos_min, pos_max, split_lo, split_hi), BN);
+  const int n_tiles = int(runs.n_tiles);
+  auto tile_of = [&](int t) -> int64_t { return runs.tile(t); };
 
   const int32_t* bt = p.block_table + int64_t(s) * p.block_table_stride;
-  const auto* kp = static_cast<const uint16_t*>(p.k_pages) + int64_t(kvh) * p.kv_head_stride;
-  const auto* vp = static_cast<const uint16_t*>(p.v_pages) + int64_t(kvh) * p.kv_head_stride;
+  const auto* kp = static_cast<const uint16_t*>(p.k) + int64_t(kvh) * p.k_head_stride;
+  const auto* vp = static_cast<const uint16_t*>(p.v) + int64_t(kvh) * p.v_head_stride;
   auto load_kv = [&](int t, int slot) {
     const int64_t j0 = tile_of(t) * BN;
     uint16_t* dk = sK + slot * TR::kKVElems;
@@ -142,7 +113,7 @@ __global__ void __launch_bounds__(kSplitThreads, 2)
       const bool ok = j < split_hi;  // slots past the split are zero (NaN in a page is real)
       int64_t off = 0;
       if (ok)
-        off = int64_t(bt[j / p.page_size]) * p.page_stride + (j % p.page_size) * p.slot_stride;
+        off = int64_t(bt[j / p.page_size]) * p.page_stride + (j % p.page_size) * p.k_row_stride;
       cp_async16(smem_addr(dk + swz<D>(row, chunk)), kp + off + chunk * 8, ok);
       cp_async16(smem_addr(dv + swz<D>(row, chunk)), vp + off + chunk * 8, ok);
     }
@@ -322,23 +293,15 @@ __global__ void __launch_bounds__(kSplitThreads, 2)
       acc[dl] = x;
     }
     if (nsplit == 1) {
-      // The sink joins the denominator once, here (the tiled kernel's finalize, in base 2).
-      const float sigma = p.maybe_sinks != nullptr ? p.maybe_sinks[h] : kNegInf;
-      const float sigma2 = sigma * kLog2e;
-      const float mf = fmaxf(m, sigma2);
-      float factor = 0.f, lse = kNegInf;
-      if (mf != kNegInf) {
-        const float al = exp2_approx(m - mf);
-        const float z = l * al + exp2_approx(sigma2 - mf);
-        factor = al / z;
-        lse = l == 0.f ? sigma : (mf + log2f(z)) * kLn2;
-      }
+      // The sink joins the denominator once, here (the tiled kernel's finalize).
+      float factor;
+      const float lse = cuda::join_sink(l, m, cuda::sink_of(p, h), factor);
       uint16_t* orow = o + (q0 + i) * p.o_row_stride + h * p.o_head_stride;
 #pragma unroll
       for (int dl = 0; dl < kDimsPerLane; ++dl) {
         orow[lane + 32 * dl] = from_f<T>(acc[dl] * factor);
       }
-      if (lane == 0) p.lse[lse_index(p, s, h, q0, i)] = lse;
+      if (lane == 0) p.lse[cuda::lse_index(p, s, h, q0, i)] = lse;
     } else {
       // Sink-less partial: normalised o_k and lse_k (natural log) for the combine kernel.
       const float factor = l != 0.f ? 1.f / l : 0.f;
@@ -378,7 +341,7 @@ __global__ void __launch_bounds__(128) paged_combine_kernel(const __grid_constan
   const int nsplit = p.num_splits[s];
   if (nsplit == 1) return;  // written by the split kernel
   const int64_t q0 = p.cu_seqlens_q[s];
-  const float sigma = p.maybe_sinks != nullptr ? p.maybe_sinks[h] : kNegInf;
+  const float sigma = cuda::sink_of(p, h);
   const int64_t lse_split_stride = p.total_q * p.heads_q;
   float mx = sigma;
   for (int k = 0; k < nsplit; ++k)
@@ -405,7 +368,7 @@ __global__ void __launch_bounds__(128) paged_combine_kernel(const __grid_constan
 #pragma unroll
   for (int dl = 0; dl < DPL; ++dl)
     orow[lane * DPL + dl] = from_f<T>(o[dl]);
-  if (lane == 0) p.lse[lse_index(p, s, h, q0, row - q0)] = lse;
+  if (lane == 0) p.lse[cuda::lse_index(p, s, h, q0, row - q0)] = lse;
 }
 
 // Opts the split kernel in to its dynamic shared memory (once per instantiation).

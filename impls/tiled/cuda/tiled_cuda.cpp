@@ -64,6 +64,7 @@ DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in, bool use_sink)
   lse_ = cuda::GuardedBuffer(l.lse_size(), int(sizeof(float)));
 
   FwdParams& p = params_;
+  cuda::fill_attn_params(p, c, l);
   p.q = q_.get();
   p.k = k_.get();
   p.v = v_.get();
@@ -72,28 +73,9 @@ DeviceCase::DeviceCase(const CaseSpec& c, const Inputs* in, bool use_sink)
   p.maybe_sinks = sinks.empty() ? nullptr : static_cast<const float*>(sinks_.get());
   p.cu_seqlens_q = static_cast<const int64_t*>(cu_q_.get());
   p.cu_seqlens_k = static_cast<const int64_t*>(cu_k_.get());
-  p.q_row_stride = int64_t(c.heads_q) * c.head_dim;
-  p.q_head_stride = c.head_dim;
-  p.k_row_stride = int64_t(c.heads_kv) * c.head_dim;
-  p.k_head_stride = c.head_dim;
-  p.v_row_stride = p.k_row_stride;
-  p.v_head_stride = c.head_dim;
-  p.o_row_stride = p.q_row_stride;
-  p.o_head_stride = c.head_dim;
-  const Layout::LseStrides lse = l.lse_strides();
-  p.lse_seq_stride = lse.seq_stride;
-  p.lse_head_stride = lse.head_stride;
-  p.lse_packed_rows = lse.packed_rows;
-  p.num_seqs = l.seqs;
-  p.heads_q = c.heads_q;
-  p.heads_kv = c.heads_kv;
-  p.head_dim = c.head_dim;
   p.max_seqlen_q = 0;
   for (int s = 0; s < l.seqs; ++s)
     p.max_seqlen_q = std::max(p.max_seqlen_q, l.sq(s));
-  p.mask = c.mask;
-  p.scale = c.scale_f32();
-  p.scale_log2 = p.scale * 1.4426950408889634f;
 }
 
 const char* variant_name(int variant) {

@@ -11,6 +11,7 @@
 
 #include "cases/mask.h"
 #include "impls/cuda/mma.cuh"
+#include "impls/cuda/sink_finalize.cuh"
 #include "impls/tiled/cuda/tiled_fwd_params.h"
 
 namespace sinkbench::tiled_cuda {
@@ -85,47 +86,20 @@ template <int BN>
 struct KeyTiles {
   int64_t sq = 0, sk = 0;           // the sequence's query and key lengths
   int64_t p_first = 0, p_last = 0;  // key positions of the first and last row (bottom-right)
-  int64_t a_lo = 0, n_a = 0;        // first run: tiles a_lo .. a_lo + n_a - 1
-  int64_t b_lo = 0, n_tiles = 0;    // second run starts at tile b_lo; n_tiles in all
+  TileRuns runs;                    // the tiles some row can see (cases/mask.h visible_span)
+  int64_t n_tiles = 0;
   MaskRule mask;
 
   __device__ KeyTiles(const MaskRule& m, int64_t m0, int64_t rows_end, int64_t sq_, int64_t sk_)
       : sq(sq_), sk(sk_), mask(m) {
     p_first = m0 + sk - sq;
     p_last = rows_end - 1 + sk - sq;
-    int64_t lo_a = 0, hi_a = 0, lo_b = 0, hi_b = 0;
-    switch (m.kind) {
-      case MaskKind::none:
-        hi_a = sk;
-        break;
-      case MaskKind::causal:
-        hi_a = clamp(p_last + 1);
-        break;
-      case MaskKind::sliding_window:
-        lo_a = clamp(p_first - m.window + 1);
-        hi_a = clamp(p_last + 1);
-        break;
-      case MaskKind::sink_tokens:
-        hi_a = clamp(p_last + 1);
-        if (clamp(m.sink_tokens) < hi_a) hi_a = clamp(m.sink_tokens);
-        lo_b = clamp(p_first - m.window + 1);
-        hi_b = clamp(p_last + 1);
-        break;
-    }
-    a_lo = lo_a / BN;
-    const int64_t a_hi = hi_a > lo_a ? (hi_a + BN - 1) / BN : a_lo;
-    b_lo = lo_b / BN;
-    int64_t b_hi = hi_b > lo_b ? (hi_b + BN - 1) / BN : b_lo;
-    if (b_lo < a_hi) b_lo = a_hi;
-    if (b_hi < b_lo) b_hi = b_lo;
-    n_a = a_hi - a_lo;
-    n_tiles = n_a + (b_hi - b_lo);
+    runs = tile_runs(visible_span(m, p_first, p_last, 0, sk), BN);
+    n_tiles = runs.n_tiles;
   }
 
-  __device__ int64_t clamp(int64_t x) const { return x < 0 ? 0 : (x > sk ? sk : x); }
-
   // First key of the t-th visited tile.
-  __device__ int64_t key0(int64_t t) const { return (t < n_a ? a_lo + t : b_lo + (t - n_a)) * BN; }
+  __device__ int64_t key0(int64_t t) const { return runs.tile(t) * BN; }
 
   // True when every row of the CTA sees every key of tile [j0, j0 + BN): no masking needed.
   __device__ bool unmasked(int64_t j0) const {
@@ -218,24 +192,13 @@ __device__ __forceinline__ void p_fragment(uint32_t (&a)[4], const float (&s)[kN
   a[3] = pack2<T>(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 }
 
-// Finalize of one row: the sink joins the denominator once. l: this thread's part of the row sum
-// (summed over the 4 threads of the row here), m: the row max (base 2), sigma: the sink (natural
-// units, -inf without one). Returns the sink-inclusive lse; inv scales the row's O.
+// Finalize of one row: l is this thread's part of the row sum (summed over the 4 threads of the
+// row here), m the row max (base 2); the sink joins once in cuda::join_sink. Returns the
+// sink-inclusive lse; inv scales the row's O.
 __device__ __forceinline__ float finalize_row(float l, float m, float sigma, float& inv) {
-  using namespace cuda_mma;
   l += __shfl_xor_sync(0xffffffffu, l, 1);
   l += __shfl_xor_sync(0xffffffffu, l, 2);
-  const float sigma2 = sigma * kLog2e;
-  const float mf = fmaxf(m, sigma2);
-  if (mf == kNegInf) {  // nothing visible and no sink: o = 0, lse = -inf
-    inv = 0.f;
-    return kNegInf;
-  }
-  const float a = exp2_approx(m - mf);
-  const float z = l * a + exp2_approx(sigma2 - mf);
-  inv = a / z;
-  // Nothing visible: Z = exp(sigma) exactly, so return sigma's own bits.
-  return l == 0.f ? sigma : (mf + log2f(z)) * kLn2;
+  return cuda::join_sink(l, m, sigma, inv);
 }
 
 // Host side of every shape: the launch shape its traits KT describe, and its launch with one CTA

@@ -251,9 +251,8 @@ __global__ void __launch_bounds__(KernelTraits<T, HeadDim, Variant>::kThreads,
   cp_async_wait<0>();  // no copy may land in shared memory after the kernel stops owning it
 
   // ---- Finalize: the sink joins the denominator once, here.
-  const float sigma = p.maybe_sinks != nullptr ? p.maybe_sinks[h] : kNegInf;
-  float* lse_row = p.lse + int64_t(s) * p.lse_seq_stride + int64_t(h) * p.lse_head_stride +
-                   (p.lse_packed_rows ? q_begin : 0);
+  const float sigma = cuda::sink_of(p, h);
+  float* lse_row = p.lse + cuda::lse_index(p, s, h, q_begin, 0);
   float inv[kMT][2];
 #pragma unroll
   for (int mt = 0; mt < kMT; ++mt) {

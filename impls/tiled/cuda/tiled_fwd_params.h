@@ -1,51 +1,20 @@
-// impls/tiled/cuda/tiled_fwd_params.h — the one parameter block of the tiled forward kernel and
-// the launcher declaration. Plain C++ (no CUDA headers beyond cuda_runtime_api.h): host .cpp
-// files fill it, the .cu launchers pass it by value as a __grid_constant__ kernel parameter.
+// impls/tiled/cuda/tiled_fwd_params.h — the parameter block of the tiled forward kernel (the
+// attention base of impls/cuda/attn_params.h, extended) and the launcher declaration. Plain C++ (no
+// CUDA headers beyond cuda_runtime_api.h): host .cpp files fill it, the .cu launchers pass it by
+// value as a __grid_constant__ kernel parameter.
 #pragma once
 
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
 
-#include "cases/mask.h"
 #include "core/dtype.h"
+#include "impls/cuda/attn_params.h"
 
 namespace sinkbench::tiled_cuda {
 
-struct FwdParams {
-  // Inputs, in the case dtype (bf16 or fp16 bits), packed layout of cases/case_spec.h Layout.
-  const void* q = nullptr;  // [total_q, Hq, D]
-  const void* k = nullptr;  // [total_k, Hkv, D]
-  const void* v = nullptr;  // [total_k, Hkv, D]
-  // Outputs.
-  void* o = nullptr;     // [total_q, Hq, D], same dtype as q
-  float* lse = nullptr;  // fp32, sink-inclusive, indexed as lse_offset() below
-  // Learned sink per query head (fp32 holding a dtype-exact value); nullptr: no sink (-inf).
-  const float* maybe_sinks = nullptr;
-  // Prefix sums of the per-sequence lengths, num_seqs + 1 entries each (device memory). Fixed
-  // lengths use them too (cu[s] = s * S), so one code path serves both layouts.
-  const int64_t* cu_seqlens_q = nullptr;
-  const int64_t* cu_seqlens_k = nullptr;
-
-  // Element strides (int64: a 131072-token sequence times 64 heads times 128 overflows int32).
-  int64_t q_row_stride = 0;   // between consecutive tokens of q (Hq * D when packed)
-  int64_t q_head_stride = 0;  // between query heads (D)
-  int64_t k_row_stride = 0;   // between consecutive tokens of k (Hkv * D)
-  int64_t k_head_stride = 0;  // between KV heads (D)
-  int64_t v_row_stride = 0;   // likewise for v
-  int64_t v_head_stride = 0;
-  int64_t o_row_stride = 0;   // between consecutive tokens of o (Hq * D)
-  int64_t o_head_stride = 0;  // between query heads of o (D)
-  // lse element of (seq s, head h, row i) = s * lse_seq_stride + h * lse_head_stride
-  //   + (lse_packed_rows ? cu_seqlens_q[s] + i : i).
-  int64_t lse_seq_stride = 0;    // Hq * Sq for fixed lengths, 0 for varlen
-  int64_t lse_head_stride = 0;   // Sq for fixed lengths, total_q for varlen
-  bool lse_packed_rows = false;  // varlen: rows are numbered across the packed batch
-
-  int num_seqs = 0;          // sequences in the batch (grid z)
-  int heads_q = 0;           // Hq (grid y)
-  int heads_kv = 0;          // Hkv; query head h reads KV head h / (Hq / Hkv)
-  int head_dim = 0;          // D; must equal the instantiation's head dim
+// tiled/cuda's forward: the base block (packed q, k, v, o, lse) plus the grid's size and order.
+struct FwdParams : cuda::AttnParams {
   int64_t max_seqlen_q = 0;  // longest Sq of the batch: sizes grid x
 
   // Order of the CTAs' work (tiled_fwd_common.cuh rows_of_item): true, all heads of a row block
@@ -53,10 +22,6 @@ struct FwdParams {
   // its K/V tiles in L2); false, a head's row blocks one after another. No output bit depends on
   // it.
   bool heads_first = true;
-
-  MaskRule mask;         // visibility rule of cases/mask.h (bottom-right aligned)
-  float scale = 0;       // logit scale (fp32, as CaseSpec::scale_f32)
-  float scale_log2 = 0;  // scale * log2(e): the kernel's softmax runs in base 2
 };
 
 // Kernel shapes, one int each so that an instantiation is a plain template argument. None

@@ -270,9 +270,8 @@ __global__ void __launch_bounds__(WgmmaTraits<T, HeadDim, Variant>::kThreads,
   }
 
   // ---- Finalize: the sink joins the denominator once; lse per row.
-  const float sigma = p.maybe_sinks != nullptr ? p.maybe_sinks[rows.h] : kNegInf;
-  float* lse_row = p.lse + int64_t(rows.s) * p.lse_seq_stride +
-                   int64_t(rows.h) * p.lse_head_stride + (p.lse_packed_rows ? rows.q_begin : 0);
+  const float sigma = cuda::sink_of(p, rows.h);
+  float* lse_row = p.lse + cuda::lse_index(p, rows.s, rows.h, rows.q_begin, 0);
   float inv[2];
 #pragma unroll
   for (int rr = 0; rr < 2; ++rr) {
