@@ -55,7 +55,7 @@ BwdDeviceCase::BwdDeviceCase(const CaseSpec& c, const Inputs& in, const ForwardR
   allocate_outputs();
   fill_params();
   params_.o = o_.get();
-  params_.lse = static_cast<const float*>(lse_.get());
+  params_.lse = static_cast<float*>(lse_.get());
 }
 
 BwdDeviceCase::BwdDeviceCase(const CaseSpec& c, bool use_sink)
@@ -82,13 +82,12 @@ void BwdDeviceCase::allocate_outputs() {
 }
 
 void BwdDeviceCase::fill_params() {
-  const CaseSpec& c = case_;
   const FwdParams& f = fwd_.params();
   BwdParams& p = params_;
-  p.q = f.q;
-  p.k = f.k;
-  p.v = f.v;
-  p.maybe_sinks = has_sink_ ? f.maybe_sinks : nullptr;
+  // The base as the forward's (inputs, sinks, batch, strides, lse layout, mask, scale); o and
+  // lse are pointed at the saved outputs by the constructors.
+  static_cast<cuda::AttnParams&>(p) = f;
+  if (!has_sink_) p.maybe_sinks = nullptr;
   p.d_o = d_o_.get();
   p.maybe_dlse = dlse_.get() != nullptr ? static_cast<const float*>(dlse_.get()) : nullptr;
   p.dq = dq_.data();
@@ -96,26 +95,15 @@ void BwdDeviceCase::fill_params() {
   p.dv = dv_.data();
   p.dsinks = has_sink_ ? static_cast<float*>(dsinks_.data()) : nullptr;
   p.row_delta = static_cast<float*>(delta_.get());
-  p.cu_seqlens_q = f.cu_seqlens_q;
-  p.cu_seqlens_k = f.cu_seqlens_k;
-  p.q_row_stride = f.q_row_stride;
-  p.q_head_stride = f.q_head_stride;
-  p.k_row_stride = f.k_row_stride;
-  p.k_head_stride = f.k_head_stride;
-  p.lse_seq_stride = f.lse_seq_stride;
-  p.lse_head_stride = f.lse_head_stride;
-  p.lse_packed_rows = f.lse_packed_rows;
-  p.num_seqs = f.num_seqs;
-  p.heads_q = c.heads_q;
-  p.heads_kv = c.heads_kv;
-  p.head_dim = c.head_dim;
+  // do and dq are laid out like q, dk and dv like k (packed).
+  p.do_row_stride = p.dq_row_stride = f.q_row_stride;
+  p.do_head_stride = p.dq_head_stride = f.q_head_stride;
+  p.dk_row_stride = p.dv_row_stride = f.k_row_stride;
+  p.dk_head_stride = p.dv_head_stride = f.k_head_stride;
   p.max_seqlen_q = f.max_seqlen_q;
   p.max_seqlen_k = 0;
   for (int s = 0; s < layout_.seqs; ++s)
     p.max_seqlen_k = std::max(p.max_seqlen_k, layout_.sk(s));
-  p.mask = c.mask;
-  p.scale = f.scale;
-  p.scale_log2 = f.scale_log2;
 }
 
 double BwdDeviceCase::run(cudaStream_t stream) {

@@ -54,13 +54,6 @@ struct BwdTraits {
   static_assert(kDkdvSmem * 2 <= 220 * 1024, "two CTAs per SM");
 };
 
-// lse / dlse / row_delta element of (seq s, head h, row i); q_begin = cu_seqlens_q[s].
-__device__ __forceinline__ int64_t lse_index(const BwdParams& p, int s, int h, int64_t q_begin,
-                                             int64_t i) {
-  return int64_t(s) * p.lse_seq_stride + int64_t(h) * p.lse_head_stride +
-         (p.lse_packed_rows ? q_begin : 0) + i;
-}
-
 // Two dtype values (lo in the low half) as fp32.
 template <DType T>
 __device__ __forceinline__ float2 unpack2(uint32_t w) {
@@ -207,9 +200,12 @@ __global__ void __launch_bounds__(BwdTraits<D>::kDeltaThreads)
   const int chunk = threadIdx.x % BT::kChunks;
   float acc = 0.f;
   if (i < sq) {
-    const int64_t off = (q_begin + i) * p.q_row_stride + h * p.q_head_stride + chunk * 8;
-    const uint4 a = *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.d_o) + off);
-    const uint4 b = *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.o) + off);
+    const int64_t t = q_begin + i;
+    const uint4 a =
+        *reinterpret_cast<const uint4*>(static_cast<const uint16_t*>(p.d_o) + t * p.do_row_stride +
+                                        h * p.do_head_stride + chunk * 8);
+    const uint4 b = *reinterpret_cast<const uint4*>(
+        static_cast<const uint16_t*>(p.o) + t * p.o_row_stride + h * p.o_head_stride + chunk * 8);
     const uint32_t wa[4] = {a.x, a.y, a.z, a.w}, wb[4] = {b.x, b.y, b.z, b.w};
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
@@ -222,7 +218,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kDeltaThreads)
   for (int m = BT::kChunks / 2; m > 0; m /= 2)
     acc += __shfl_xor_sync(0xffffffffu, acc, m);
   if (i < sq && chunk == 0) {
-    const int64_t idx = lse_index(p, s, h, q_begin, i);
+    const int64_t idx = cuda::lse_index(p, s, h, q_begin, i);
     p.row_delta[idx] = acc - (p.maybe_dlse != nullptr ? p.maybe_dlse[idx] : 0.f);
   }
 }
@@ -303,40 +299,46 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
   const int64_t n_m = rr.hi > rr.lo ? (rr.hi + BM - 1) / BM - m_lo : 0;
   const int64_t n_items = n_m * gqa;  // item t: head hkv * gqa + t / n_m, block m_lo + t % n_m
 
-  const int64_t kv_off = (k_begin + n0) * p.k_row_stride + hkv * p.k_head_stride;
+  const int64_t key_tok = k_begin + n0;  // packed index of the block's first key
   {
-    const auto* kb = static_cast<const uint16_t*>(p.k) + kv_off;
-    const auto* vb = static_cast<const uint16_t*>(p.v) + kv_off;
+    const auto* kb =
+        static_cast<const uint16_t*>(p.k) + key_tok * p.k_row_stride + hkv * p.k_head_stride;
+    const auto* vb =
+        static_cast<const uint16_t*>(p.v) + key_tok * p.v_row_stride + hkv * p.v_head_stride;
 #pragma unroll
     for (int it = 0; it < BN * BT::kChunks / BT::kThreads; ++it) {
       const int id = tid + it * BT::kThreads;
       const int row = id / BT::kChunks, chunk = id % BT::kChunks;
       const bool ok = n0 + row < sk;
-      const int64_t o = ok ? row * p.k_row_stride + chunk * 8 : 0;
-      cp_async16(smem_addr(sK + swz<D>(row, chunk)), kb + o, ok);
-      cp_async16(smem_addr(sV + swz<D>(row, chunk)), vb + o, ok);
+      cp_async16(smem_addr(sK + swz<D>(row, chunk)),
+                 kb + (ok ? row * p.k_row_stride + chunk * 8 : 0), ok);
+      cp_async16(smem_addr(sV + swz<D>(row, chunk)),
+                 vb + (ok ? row * p.v_row_stride + chunk * 8 : 0), ok);
     }
   }
   auto load_item = [&](int64_t t, int slot) {
     const int h = hkv * gqa + int(t / n_m);
     const int64_t m0 = (m_lo + t % n_m) * BM;
-    const int64_t base = q_begin * p.q_row_stride + h * p.q_head_stride;
-    const auto* qb = static_cast<const uint16_t*>(p.q) + base;
-    const auto* db = static_cast<const uint16_t*>(p.d_o) + base;
+    const auto* qb =
+        static_cast<const uint16_t*>(p.q) + q_begin * p.q_row_stride + h * p.q_head_stride;
+    const auto* db =
+        static_cast<const uint16_t*>(p.d_o) + q_begin * p.do_row_stride + h * p.do_head_stride;
 #pragma unroll
     for (int it = 0; it < BM * BT::kChunks / BT::kThreads; ++it) {
       const int id = tid + it * BT::kThreads;
       const int row = id / BT::kChunks, chunk = id % BT::kChunks;
       const bool ok = m0 + row < sq;
-      const int64_t o = ok ? (m0 + row) * p.q_row_stride + chunk * 8 : 0;
-      cp_async16(smem_addr(sQ + slot * kTile + swz<D>(row, chunk)), qb + o, ok);
-      cp_async16(smem_addr(sdO + slot * kTile + swz<D>(row, chunk)), db + o, ok);
+      const int64_t i = ok ? m0 + row : 0;
+      cp_async16(smem_addr(sQ + slot * kTile + swz<D>(row, chunk)),
+                 qb + (ok ? i * p.q_row_stride + chunk * 8 : 0), ok);
+      cp_async16(smem_addr(sdO + slot * kTile + swz<D>(row, chunk)),
+                 db + (ok ? i * p.do_row_stride + chunk * 8 : 0), ok);
     }
     if (tid < BM) {
       // Rows past the sequence: P = 2^(finite - inf) = 0 and D = 0 (their Q and dO are zeros).
       float l2 = __int_as_float(0x7f800000), d = 0.f;
       if (m0 + tid < sq) {
-        const int64_t idx = lse_index(p, s, h, q_begin, m0 + tid);
+        const int64_t idx = cuda::lse_index(p, s, h, q_begin, m0 + tid);
         l2 = lse_base2(p.lse[idx]);
         d = p.row_delta[idx];
       }
@@ -409,10 +411,10 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
   strip_to_smem<T, D>(sQ, dk, p.scale, warp * 16, lane);
   strip_to_smem<T, D>(sdO, dv, 1.f, warp * 16, lane);
   __syncthreads();
-  store_tile<D>(static_cast<uint16_t*>(p.dk) + kv_off, p.k_row_stride, sQ, BN, sk - n0, tid,
-                BT::kThreads);
-  store_tile<D>(static_cast<uint16_t*>(p.dv) + kv_off, p.k_row_stride, sdO, BN, sk - n0, tid,
-                BT::kThreads);
+  store_tile<D>(static_cast<uint16_t*>(p.dk) + key_tok * p.dk_row_stride + hkv * p.dk_head_stride,
+                p.dk_row_stride, sQ, BN, sk - n0, tid, BT::kThreads);
+  store_tile<D>(static_cast<uint16_t*>(p.dv) + key_tok * p.dv_row_stride + hkv * p.dv_head_stride,
+                p.dv_row_stride, sdO, BN, sk - n0, tid, BT::kThreads);
 }
 
 // ---- 3. dq. One CTA per (query block, query head, sequence), warp w owns rows 16 w..; the key
@@ -445,24 +447,27 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
   const KeyTiles<BN> tiles(p.mask, m0, m0 + BM < sq ? m0 + BM : sq, sq, sk);
   const int64_t n_tiles = tiles.n_tiles;
 
-  const int64_t q_off = (q_begin + m0) * p.q_row_stride + h * p.q_head_stride;
+  const int64_t row_tok = q_begin + m0;  // packed index of the block's first query row
   {
-    const auto* qb = static_cast<const uint16_t*>(p.q) + q_off;
-    const auto* db = static_cast<const uint16_t*>(p.d_o) + q_off;
+    const auto* qb =
+        static_cast<const uint16_t*>(p.q) + row_tok * p.q_row_stride + h * p.q_head_stride;
+    const auto* db =
+        static_cast<const uint16_t*>(p.d_o) + row_tok * p.do_row_stride + h * p.do_head_stride;
 #pragma unroll
     for (int it = 0; it < BM * BT::kChunks / BT::kThreads; ++it) {
       const int id = tid + it * BT::kThreads;
       const int row = id / BT::kChunks, chunk = id % BT::kChunks;
       const bool ok = m0 + row < sq;
-      const int64_t o = ok ? row * p.q_row_stride + chunk * 8 : 0;
-      cp_async16(smem_addr(sQ + swz<D>(row, chunk)), qb + o, ok);
-      cp_async16(smem_addr(sdO + swz<D>(row, chunk)), db + o, ok);
+      cp_async16(smem_addr(sQ + swz<D>(row, chunk)),
+                 qb + (ok ? row * p.q_row_stride + chunk * 8 : 0), ok);
+      cp_async16(smem_addr(sdO + swz<D>(row, chunk)),
+                 db + (ok ? row * p.do_row_stride + chunk * 8 : 0), ok);
     }
   }
   const auto* k_base =
       static_cast<const uint16_t*>(p.k) + k_begin * p.k_row_stride + hkv * p.k_head_stride;
   const auto* v_base =
-      static_cast<const uint16_t*>(p.v) + k_begin * p.k_row_stride + hkv * p.k_head_stride;
+      static_cast<const uint16_t*>(p.v) + k_begin * p.v_row_stride + hkv * p.v_head_stride;
   auto load_kv = [&](int64_t t, int slot) {
     const int64_t j0 = tiles.key0(t);
 #pragma unroll
@@ -470,9 +475,11 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
       const int id = tid + it * BT::kThreads;
       const int row = id / BT::kChunks, chunk = id % BT::kChunks;
       const bool ok = j0 + row < sk;
-      const int64_t o = ok ? (j0 + row) * p.k_row_stride + chunk * 8 : 0;
-      cp_async16(smem_addr(sK + slot * kTile + swz<D>(row, chunk)), k_base + o, ok);
-      cp_async16(smem_addr(sV + slot * kTile + swz<D>(row, chunk)), v_base + o, ok);
+      const int64_t j = ok ? j0 + row : 0;
+      cp_async16(smem_addr(sK + slot * kTile + swz<D>(row, chunk)),
+                 k_base + (ok ? j * p.k_row_stride + chunk * 8 : 0), ok);
+      cp_async16(smem_addr(sV + slot * kTile + swz<D>(row, chunk)),
+                 v_base + (ok ? j * p.v_row_stride + chunk * 8 : 0), ok);
     }
   };
   if (n_tiles > 0) load_kv(0, 0);
@@ -486,7 +493,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
     l2[r] = __int_as_float(0x7f800000);
     dl[r] = 0.f;
     if (row0 + r * 8 < sq) {
-      const int64_t idx = lse_index(p, s, h, q_begin, row0 + r * 8);
+      const int64_t idx = cuda::lse_index(p, s, h, q_begin, row0 + r * 8);
       l2[r] = lse_base2(p.lse[idx]);
       dl[r] = p.row_delta[idx];
     }
@@ -533,8 +540,8 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
   __syncthreads();
   strip_to_smem<T, D>(sQ, dq, p.scale, warp * 16, lane);
   __syncthreads();
-  store_tile<D>(static_cast<uint16_t*>(p.dq) + q_off, p.q_row_stride, sQ, BM, sq - m0, tid,
-                BT::kThreads);
+  store_tile<D>(static_cast<uint16_t*>(p.dq) + row_tok * p.dq_row_stride + h * p.dq_head_stride,
+                p.dq_row_stride, sQ, BM, sq - m0, tid, BT::kThreads);
 }
 
 // ---- 4. dsinks: dsigma_h = -sum over the head's rows of every sequence of
@@ -550,7 +557,7 @@ __global__ void __launch_bounds__(kSinkThreads)
   float acc = 0.f;
   for (int s = 0; s < p.num_seqs; ++s) {
     const int64_t q_begin = p.cu_seqlens_q[s], sq = p.cu_seqlens_q[s + 1] - q_begin;
-    const int64_t base = lse_index(p, s, h, q_begin, 0);
+    const int64_t base = cuda::lse_index(p, s, h, q_begin, 0);
     for (int64_t i = tid; i < sq; i += kSinkThreads)
       acc = fmaf(expf(sigma - p.lse[base + i]), p.row_delta[base + i], acc);
   }
