@@ -21,7 +21,8 @@ status=0
 logs=$(mktemp -d)
 t0=$SECONDS
 for i in $(seq 0 $((shards - 1))); do
-  GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i "$bin" >"$logs/shard$i.log" 2>&1 &
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-4} GTEST_TOTAL_SHARDS=$shards GTEST_SHARD_INDEX=$i "$bin" \
+    >"$logs/shard$i.log" 2>&1 &
 done
 wait
 cat "$logs"/shard*.log >"$out/test.log"
