@@ -58,6 +58,28 @@ BwdDeviceCase::BwdDeviceCase(const CaseSpec& c, const Inputs& in, const ForwardR
   params_.lse = static_cast<float*>(lse_.get());
 }
 
+BwdDeviceCase::BwdDeviceCase(const CaseSpec& c, const Inputs& in, const GradInputs& g,
+                             bool use_sink)
+    : case_(c), layout_(make_layout(c)), fwd_(c, &in, use_sink) {
+  const int64_t nq = layout_.total_q() * c.heads_q * c.head_dim;
+  const size_t es = size_t(dtype_size(c.dtype));
+  expect_tensor(g.d_o, c.dtype, nq, "do");
+  has_sink_ = use_sink && !in.sinks.empty();
+  fwd_.run();
+  d_o_ = cuda::DeviceBuffer(std::max<size_t>(1, size_t(nq) * es));
+  d_o_.upload(g.d_o.data(), size_t(nq) * es);
+  if (!g.dlse.empty()) {
+    expect_size(g.dlse, layout_.lse_size(), "dlse");
+    const size_t lse_bytes = size_t(layout_.lse_size()) * sizeof(float);
+    dlse_ = cuda::DeviceBuffer(std::max<size_t>(1, lse_bytes));
+    dlse_.upload(g.dlse.data(), lse_bytes);
+  }
+  allocate_outputs();
+  fill_params();
+  params_.o = fwd_.params().o;
+  params_.lse = fwd_.params().lse;
+}
+
 BwdDeviceCase::BwdDeviceCase(const CaseSpec& c, bool use_sink)
     : case_(c), layout_(make_layout(c)), fwd_(c, nullptr, use_sink) {
   const int64_t nq = layout_.total_q() * c.heads_q * c.head_dim;

@@ -27,6 +27,15 @@ class BwdDeviceCase {
   // device generator (tag rng::kDo, the case's input distribution), no dlse. use_sink = false
   // runs forward and backward without the sink (no dsinks): the cost of the sink.
   explicit BwdDeviceCase(const CaseSpec& c, bool use_sink = true);
+  // The sink-less pass's backward (lse_renorm/cuda): tiled/cuda's forward without the sink run
+  // here on the given inputs (its o and lse are the saved activations), do and dlse uploaded;
+  // no dsinks. The caller may point the pass at other incoming gradients (use_gradients).
+  BwdDeviceCase(const CaseSpec& c, const Inputs& in, const GradInputs& g, bool use_sink);
+  // Incoming gradients for the next run() (device memory; maybe_dlse may be nullptr).
+  void use_gradients(const void* d_o, const float* maybe_dlse) {
+    params_.d_o = d_o;
+    params_.maybe_dlse = maybe_dlse;
+  }
   // Poisons the gradients, then queues the backward kernels on `stream`; returns their device
   // time in seconds (CUDA events around the launches alone).
   double run(cudaStream_t stream = nullptr);

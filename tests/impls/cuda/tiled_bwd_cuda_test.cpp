@@ -121,10 +121,14 @@ struct Exact {
 
 struct RowStats {
   double lse = -INFINITY, delta = 0, dmag = 0, dfloor = 0;
+  double w = 0, osum = 0;  // sum_j P (the keys' share against the sink), sum_d |o|
 };
 
-Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g,
-                     const Selection& sel) {
+// do_rounded: the implementation rounds do (times w = sum_j P) to the dtype before the pass
+// (lse_renorm's do_ns): dS's magnitude then also takes P sum_d |do| |v|, and the floors the
+// underflow of do_ns (do_floor).
+Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g, const Selection& sel,
+                     bool do_rounded) {
   const Layout& l = in.layout;
   const int D = c.head_dim, gqa = c.gqa();
   const double scale = double(in.scale);
@@ -145,6 +149,20 @@ Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g,
     for (int d = 0; d < D; ++d)
       x += a[d] * b[d];
     return x;
+  };
+  auto absdot = [D](const double* a, const double* b) {
+    double x = 0;
+    for (int d = 0; d < D; ++d)
+      x += std::fabs(a[d] * b[d]);
+    return x;
+  };
+  // do_ns = rd(do w) may underflow (eta each): P_ns = P / w turns that into dS errors of
+  // P / w (sum_d |v| + sum_d |o_ns|), o_ns = o / w.
+  auto do_floor = [&](double pij, const RowStats& r, const double* vj) {
+    double vsum = 0;
+    for (int d = 0; d < D; ++d)
+      vsum += std::fabs(vj[d]);
+    return pij / r.w * (vsum + r.osum / r.w);
   };
   // stats[h][packed row]
   std::vector<std::vector<RowStats>> stats(size_t(c.heads_q));
@@ -192,6 +210,10 @@ Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g,
             vabs[size_t(d)] += std::fabs(vj[d]);
           }
         }
+        for (size_t t = 0; t < js.size(); ++t)
+          r.w += pr[t];
+        for (int d = 0; d < D; ++d)
+          r.osum += std::fabs(o[size_t(d)]);
         r.delta = g.dlse.empty() ? 0.0 : -double(g.dlse[size_t(l.lse_offset(s, h, i))]);
         for (int d = 0; d < D; ++d) {
           r.delta += doi[d] * o[size_t(d)];
@@ -208,10 +230,12 @@ Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g,
         const size_t qo = size_t(l.q_offset(s, i, h));
         for (size_t t = 0; t < js.size(); ++t) {
           const double* kj = &k[size_t(l.kv_offset(s, js[t], hkv))];
-          const double dp = dot(doi, &v[size_t(l.kv_offset(s, js[t], hkv))]);
+          const double* vj = &v[size_t(l.kv_offset(s, js[t], hkv))];
+          const double dp = dot(doi, vj);
           const double ds = pr[t] * (dp - r.delta);
-          const double w = pr[t] * (std::fabs(dp - r.delta) + r.dmag);
-          const double wf = 1 + pr[t] * r.dfloor;
+          const double w =
+              pr[t] * (std::fabs(dp - r.delta) + r.dmag + (do_rounded ? absdot(doi, vj) : 0));
+          const double wf = 1 + pr[t] * r.dfloor + (do_rounded ? do_floor(pr[t], r, vj) : 0);
           for (int d = 0; d < D; ++d) {
             e.dq[qo + size_t(d)] += scale * ds * kj[d];
             e.mdq[qo + size_t(d)] += scale * w * std::fabs(kj[d]);
@@ -251,15 +275,16 @@ Exact exact_backward(const CaseSpec& c, const Inputs& in, const GradInputs& g,
         const double pij = std::exp(scale * dot(qi, kj) - r.lse);
         const double dp = dot(doi, vj);
         const double ds = pij * (dp - r.delta);
-        const double w = pij * (std::fabs(dp - r.delta) + r.dmag);
-        const double wf = 1 + pij * r.dfloor;
+        const double w =
+            pij * (std::fabs(dp - r.delta) + r.dmag + (do_rounded ? absdot(doi, vj) : 0));
+        const double wf = 1 + pij * r.dfloor + (do_rounded ? do_floor(pij, r, vj) : 0);
         for (int d = 0; d < D; ++d) {
           e.dk[ko + size_t(d)] += scale * ds * qi[d];
           e.mdk[ko + size_t(d)] += scale * w * std::fabs(qi[d]);
           e.fdk[ko + size_t(d)] += scale * wf * std::fabs(qi[d]);
           e.dv[ko + size_t(d)] += pij * doi[d];
           e.mdv[ko + size_t(d)] += pij * std::fabs(doi[d]);
-          e.fdv[ko + size_t(d)] += std::fabs(doi[d]);
+          e.fdv[ko + size_t(d)] += std::fabs(doi[d]) + (do_rounded ? pij / r.w : 0);
         }
       }
     }
@@ -315,10 +340,10 @@ Checked checked_of(const CaseSpec& c, const Layout& l, const Selection& sel) {
 }
 
 // Runs the forward and backward of `c` on the device and checks every gradient element.
-void expect_gradients_within_bound(const CaseSpec& c, bool with_dlse) {
-  SCOPED_TRACE("tiled/cuda backward " + case_label(c) + (with_dlse ? " dlse" : "") + " seed " +
+void expect_gradients_within_bound(const Impl& impl, const CaseSpec& c, bool with_dlse,
+                                   bool do_rounded = false) {
+  SCOPED_TRACE(impl.name() + " backward " + case_label(c) + (with_dlse ? " dlse" : "") + " seed " +
                std::to_string(c.seed));
-  const Impl& impl = tiled_cuda();
   const Support sup = impl.supports_backward(c);
   ASSERT_TRUE(sup.ok) << sup.reason;
   const Inputs in = generate(c);
@@ -331,7 +356,7 @@ void expect_gradients_within_bound(const CaseSpec& c, bool with_dlse) {
     work += double(in.layout.sq(s)) * double(in.layout.sk(s)) * c.heads_q;
   const Selection sel =
       work > double(1 << 24) ? select_sample(c, in.layout, c.seed) : select_all(c, in.layout);
-  const Exact e = exact_backward(c, in, g, sel);
+  const Exact e = exact_backward(c, in, g, sel, do_rounded);
   const Checked ch = checked_of(c, in.layout, sel);
   ASSERT_EQ(r.dsinks.size(), e.dsinks.size());
   const DType t = c.dtype;
@@ -394,7 +419,7 @@ TEST_P(TiledCudaBwdSweep, WithinBound) {
     for (const auto& [sq, sk] : lengths) {
       CaseSpec c = sweep_case(GetParam(), hq, hkv, sq, sk, seed + n);
       if (n % 3 == 2) c.sink.kind = SinkKind::none;
-      expect_gradients_within_bound(c, n % 2 == 1);
+      expect_gradients_within_bound(tiled_cuda(), c, n % 2 == 1);
       ++n;
     }
   }
@@ -423,7 +448,7 @@ TEST(TiledCudaBwdEdge, VarlenAndWindows) {
       c.heads_q = 16;
       c.heads_kv = 2;
       c.seed = seed + n;
-      expect_gradients_within_bound(c, n % 2 == 0);
+      expect_gradients_within_bound(tiled_cuda(), c, n % 2 == 0);
       ++n;
     }
   }
@@ -467,6 +492,38 @@ TEST(TiledCudaBwdEdge, TwentyRerunsBitwise) {
   }
 }
 
+// lse_renorm/cuda's backward (the renorm's row kernels, then tiled/cuda's without the sink):
+// the same exact gradients, its bound also taking do_ns's rounding; sinks band:4:8 and none,
+// dlse on and off, GQA 1 and 8, a packed batch.
+class LseRenormBwdSweep : public ::testing::TestWithParam<SweepParam> {};
+
+TEST_P(LseRenormBwdSweep, WithinBound) {
+  SINKBENCH_SKIP_WITHOUT_GPU();
+  const Impl& impl = gpu_cases::impl_named("lse_renorm/cuda");
+  const uint64_t seed = testing::test_seed() + 1000;
+  const std::pair<int, int> heads[] = {{4, 4}, {16, 2}};
+  const std::pair<int64_t, int64_t> lengths[] = {{1, 1}, {113, 203}, {300, 130}, {1023, 1024}};
+  uint64_t n = 0;
+  for (const auto& [hq, hkv] : heads) {
+    for (const auto& [sq, sk] : lengths) {
+      CaseSpec c = sweep_case(GetParam(), hq, hkv, sq, sk, seed + n);
+      if (n % 3 == 2) c.sink.kind = SinkKind::none;
+      expect_gradients_within_bound(impl, c, n % 2 == 1, /*do_rounded=*/true);
+      ++n;
+    }
+  }
+  CaseSpec c = sweep_case(GetParam(), 16, 2, 1, 1, seed + n);
+  c.varlen_q = {1, 113, 400, 7, 300};
+  c.varlen_k = {700, 203, 401, 7, 100};
+  expect_gradients_within_bound(impl, c, true, /*do_rounded=*/true);
+  EXPECT_FALSE(gpu_cases::impl_named("lse_renorm-lse_cast/cuda").supports_backward(c).ok);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, LseRenormBwdSweep, ::testing::ValuesIn(sweep_params()),
+                         [](const ::testing::TestParamInfo<SweepParam>& info) {
+                           return info.param.name();
+                         });
+
 TEST(TiledCudaBwdEdge, SupportReasons) {
   CaseSpec c;
   c.dtype = DType::f32;
@@ -493,7 +550,7 @@ TEST(TiledCudaBwdSanitize, SmallCases) {
       c.heads_q = 4;
       c.heads_kv = 2;
       c.seed = seed + n;
-      expect_gradients_within_bound(c, n % 2 == 0);
+      expect_gradients_within_bound(tiled_cuda(), c, n % 2 == 0);
       ++n;
     }
   }
