@@ -2,8 +2,9 @@
 # tools/gpu-check.sh — on a GPU machine: configure for the GPU (SINKBENCH_CUDA=ON, archs 90a),
 # build ALL targets (a top-level `ctest -L gpu` runs the discovery of every test program, so all
 # must exist), run `ctest -L gpu` from the top of the build, optionally compute-sanitizer on the
-# small cases, the forward benchmark, and `sinkbench run --suite gpt-oss --device cuda`. Logs go
-# to $OUT (or out/gpu-check), bundled as logs.tgz; a short summary is printed last. Calls cmake
+# small cases (forward and backward), the forward and backward benchmarks, and `sinkbench run
+# --suite gpt-oss --device cuda`. Logs go to $OUT (or out/gpu-check), bundled as logs.tgz; a short
+# summary is printed last. Calls cmake
 # directly (no tools/setup.sh: the GPU machine has the dependencies and no network). Exit status:
 # non-zero if the build, a gpu test, a sanitizer check or the benchmark failed.
 #   SINKBENCH_BUILD   build directory (default build-gpu)
@@ -63,6 +64,14 @@ if ! skipped sanitizer; then
     rc=$?
     [[ $rc -ne 0 ]] && status=1
     note "compute-sanitizer $tool (rc $rc, $((SECONDS - t0)) s): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$tool.log" | tail -1)"
+    # The backward pass (tiled_bwd_cuda_test's small cases).
+    t0=$SECONDS
+    compute-sanitizer --tool $tool --error-exitcode 99 \
+      "$build/tests/impls/cuda/tiled_bwd_cuda_test" --gtest_filter='TiledCudaBwdSanitize.*' \
+      >"$out/sanitizer-bwd-$tool.log" 2>&1
+    rc=$?
+    [[ $rc -ne 0 ]] && status=1
+    note "compute-sanitizer $tool, backward (rc $rc, $((SECONDS - t0)) s): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-bwd-$tool.log" | tail -1)"
   done
 fi
 
@@ -72,6 +81,14 @@ if ! skipped bench && [[ -x $build/bench/bench_tiled_cuda ]]; then
     >"$out/bench.log" 2>&1 || status=1
   note "bench_tiled_cuda done in $((SECONDS - t0)) s (bench.log, bench.json)"
   bench_table=$(sed -n '/^# tiled\/cuda/,$p' "$out/bench.log")
+fi
+
+if ! skipped bench && [[ -x $build/bench/bench_tiled_bwd_cuda ]]; then
+  t0=$SECONDS
+  "$build/bench/bench_tiled_bwd_cuda" --benchmark_out="$out/bench-bwd.json" \
+    --benchmark_out_format=json >"$out/bench-bwd.log" 2>&1 || status=1
+  note "bench_tiled_bwd_cuda done in $((SECONDS - t0)) s (bench-bwd.log, bench-bwd.json)"
+  bwd_table=$(sed -n '/^# tiled\/cuda backward/,$p' "$out/bench-bwd.log")
 fi
 
 if ! skipped bench && [[ -x $build/bench/bench_paged_cuda ]]; then
@@ -126,4 +143,5 @@ printf '%s\n' "${summary[@]}"
 [[ -n ${peers_table:-} ]] && printf '%s\n' "$peers_table"
 [[ -n ${bench_table:-} ]] && printf '%s\n' "$bench_table"
 [[ -n ${paged_table:-} ]] && printf '%s\n' "$paged_table"
+[[ -n ${bwd_table:-} ]] && printf '%s\n' "$bwd_table"
 exit $status

@@ -1,15 +1,20 @@
 // impls/lse_renorm/cuda/lse_renorm_cuda.cpp — host side of lse_renorm/cuda (g++): a tiled/cuda
 // DeviceCase without the sink, then the renorm kernel in place on its guarded o and lse; both
-// kernels are timed with CUDA events (the poisoning between them is not).
+// kernels are timed with CUDA events (the poisoning between them is not). The backward: the
+// renorm's row kernels (renorm_bwd_kernel.cuh), then tiled/cuda's backward without the sink.
 #include "impls/lse_renorm/cuda/lse_renorm_cuda.h"
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
+#include <memory>
 #include <optional>
 
 #include "impls/cuda/cuda_util.h"
 #include "impls/families.h"
+#include "impls/lse_renorm/cuda/renorm_bwd_params.h"
 #include "impls/lse_renorm/cuda/renorm_params.h"
+#include "impls/tiled/cuda/tiled_bwd_case.h"
 #include "impls/tiled/cuda/tiled_cuda.h"
 #include "impls/tiled/tiled.h"
 
@@ -78,6 +83,81 @@ class RenormCase final : public PreparedForward {
   double seconds_ = 0;
 };
 
+// The backward as autograd runs it through the forward's graph: the renorm's row kernels give
+// the sink-less pass its incoming gradients (do_ns = rd(do * w), dlse_ns) and the sink its
+// gradient; then tiled/cuda's backward without the sink, on the sink-less pass's saved o and lse
+// (recomputed here, in the set-up, as a framework would have saved them). Both timed.
+class RenormBwdCase final : public PreparedBackward {
+ public:
+  RenormBwdCase(const CaseSpec& c, const Inputs& in, const GradInputs& g)
+      : case_(c), bwd_(c, in, g, /*use_sink=*/false) {
+    if (in.sinks.empty()) return;  // the sink-less backward is the whole answer
+    const Layout l = make_layout(c);
+    const size_t nq = size_t(l.total_q() * c.heads_q * c.head_dim);
+    const size_t lse_bytes = std::max<size_t>(1, size_t(l.lse_size()) * sizeof(float));
+    sinks_ = cuda::DeviceBuffer(in.sinks.size() * sizeof(float));
+    sinks_.upload(in.sinks.data(), in.sinks.size() * sizeof(float));
+    d_o_ns_ = cuda::DeviceBuffer(std::max<size_t>(1, nq * size_t(dtype_size(c.dtype))));
+    dlse_ns_ = cuda::DeviceBuffer(lse_bytes);
+    dsigma_rows_ = cuda::DeviceBuffer(lse_bytes);
+    dsinks_ = cuda::GuardedBuffer(c.heads_q, int(sizeof(float)));
+    const tiled_cuda::BwdParams& b = bwd_.params();
+    RenormBwdParams p;
+    p.o_ns = b.o;
+    p.lse_ns = b.lse;
+    p.sinks = static_cast<const float*>(sinks_.get());
+    p.d_o = b.d_o;
+    p.maybe_dlse = b.maybe_dlse;
+    p.d_o_ns = d_o_ns_.get();
+    p.dlse_ns = static_cast<float*>(dlse_ns_.get());
+    p.dsigma_rows = static_cast<float*>(dsigma_rows_.get());
+    p.dsinks = static_cast<float*>(dsinks_.data());
+    p.cu_seqlens_q = b.cu_seqlens_q;
+    p.row_stride = b.o_row_stride;
+    p.head_stride = b.o_head_stride;
+    p.lse_seq_stride = b.lse_seq_stride;
+    p.lse_head_stride = b.lse_head_stride;
+    p.lse_packed_rows = b.lse_packed_rows;
+    p.num_seqs = b.num_seqs;
+    p.heads_q = b.heads_q;
+    p.head_dim = b.head_dim;
+    p.max_seqlen_q = b.max_seqlen_q;
+    renorm_ = p;
+    bwd_.use_gradients(p.d_o_ns, p.dlse_ns);
+  }
+  double run() override {
+    double t = 0;
+    if (renorm_) {
+      dsinks_.poison();
+      cuda::EventTimer timer;
+      timer.start();
+      SB_CUDA(case_.dtype == DType::bf16 ? launch_renorm_bwd<DType::bf16>(*renorm_, nullptr)
+                                         : launch_renorm_bwd<DType::f16>(*renorm_, nullptr));
+      timer.stop();
+      t = timer.seconds();
+      SB_CUDA(cudaGetLastError());
+    }
+    return seconds_ = t + bwd_.run();
+  }
+  BackwardResult fetch() override {
+    BackwardResult r = bwd_.fetch();
+    if (renorm_) {
+      r.dsinks.resize(size_t(case_.heads_q));
+      dsinks_.fetch_checked(r.dsinks.data(), "lse_renorm/cuda dsinks of " + case_label(case_));
+    }
+    r.seconds = seconds_;
+    return r;
+  }
+
+ private:
+  CaseSpec case_;
+  tiled_cuda::BwdDeviceCase bwd_;
+  cuda::DeviceBuffer sinks_, d_o_ns_, dlse_ns_, dsigma_rows_;
+  cuda::GuardedBuffer dsinks_;
+  std::optional<RenormBwdParams> renorm_;  // nullopt: no sinks
+  double seconds_ = 0;
+};
+
 class LseRenormCuda final : public Impl {
  public:
   explicit LseRenormCuda(bool lse_cast) : lse_cast_(lse_cast) {}
@@ -104,6 +184,25 @@ class LseRenormCuda final : public Impl {
   }
   std::unique_ptr<PreparedForward> prepare(const CaseSpec& c, const Inputs& in) const override {
     return std::make_unique<RenormCase>(c, in, lse_cast_);
+  }
+
+  Support supports_backward(const CaseSpec& c) const override {
+    if (lse_cast_) return Support::no(name() + ": no backward for the dtype-rounded lse chain yet");
+    return tiled_cuda::supports_case(c);
+  }
+  BackwardResult backward(const CaseSpec& c, const Inputs& in, const ForwardResult& fwd,
+                          const GradInputs& g) const override {
+    const std::unique_ptr<PreparedBackward> p = prepare_backward(c, in, fwd, g);
+    p->run();
+    return p->fetch();
+  }
+  // The forward's own outputs are not needed: the sink-less pass's saved o and lse are what the
+  // backward reads (recomputed in the set-up).
+  std::unique_ptr<PreparedBackward> prepare_backward(const CaseSpec& c, const Inputs& in,
+                                                     const ForwardResult&,
+                                                     const GradInputs& g) const override {
+    if (lse_cast_) return nullptr;
+    return std::make_unique<RenormBwdCase>(c, in, g);
   }
 
  private:

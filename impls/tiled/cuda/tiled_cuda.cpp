@@ -16,6 +16,7 @@
 #include "impls/cuda/device_inputs.h"
 #include "impls/cuda/dispatch.h"
 #include "impls/families.h"
+#include "impls/tiled/cuda/tiled_bwd_case.h"
 #include "impls/tiled/tiled.h"
 #include "impls/tiled/tiled_traits.h"
 
@@ -157,6 +158,20 @@ class TiledCuda final : public Impl {
   }
   std::unique_ptr<PreparedForward> prepare(const CaseSpec& c, const Inputs& in) const override {
     return std::make_unique<PreparedCase<DeviceCase>>(c, &in);
+  }
+
+  // The backward (tiled_bwd_kernel.cuh): same dtypes, head dims and masks as the forward.
+  Support supports_backward(const CaseSpec& c) const override { return supports_case(c); }
+  BackwardResult backward(const CaseSpec& c, const Inputs& in, const ForwardResult& fwd,
+                          const GradInputs& g) const override {
+    const std::unique_ptr<PreparedBackward> p = prepare_backward(c, in, fwd, g);
+    p->run();
+    return p->fetch();
+  }
+  std::unique_ptr<PreparedBackward> prepare_backward(const CaseSpec& c, const Inputs& in,
+                                                     const ForwardResult& fwd,
+                                                     const GradInputs& g) const override {
+    return prepare_bwd(c, in, fwd, g);
   }
 };
 
