@@ -3,7 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <omp.h>
 
-#include "bench/flop_model.h"
+#include "cases/flop_model.h"
 #include "oracle/oracle.h"
 
 namespace sinkbench {

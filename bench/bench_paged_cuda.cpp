@@ -9,7 +9,7 @@
 //  - one TP-8 shard of gpt-oss-120b (Hq 8, Hkv 1), causal, batch 1/16/64 x context 1k/8k/32k.
 // Inputs are generated on the device. Each iteration flushes L2 outside the timed region and times
 // the split and combine kernels with CUDA events; counters come from the median of 50 iterations.
-// Bytes are the one model's (bench/flop_model.h) over the keys some row can see: K/V read once per
+// Bytes are the one model's (cases/flop_model.h) over the keys some row can see: K/V read once per
 // KV head for every key of a causal decode and for the last 128 under the window; q, sinks, o, lse
 // once.
 #include <benchmark/benchmark.h>
@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "bench/device_peaks.h"
-#include "bench/flop_model.h"
+#include "cases/flop_model.h"
 #include "core/device.h"
 #include "impls/cuda/cuda_util.h"
 #include "impls/paged/cuda/flash_paged_cuda.h"

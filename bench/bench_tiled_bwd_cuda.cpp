@@ -6,7 +6,7 @@
 // device (tiled/cuda's own), do comes from the device generator; each iteration flushes L2
 // (outside the timed region), then times the backward kernels alone with CUDA events; the
 // median iteration is reported. FLOPs = 2.5 x the forward's visible-pair count
-// (bench/flop_model.h backward_flops), the same for sink on and off.
+// (cases/flop_model.h backward_flops), the same for sink on and off.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "bench/flop_model.h"
 #include "cases/case_spec.h"
+#include "cases/flop_model.h"
 #include "core/device.h"
 #include "impls/cuda/cuda_util.h"
 #include "impls/tiled/cuda/tiled_bwd_case.h"

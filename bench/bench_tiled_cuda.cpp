@@ -10,7 +10,7 @@
 // Inputs are generated on the device. Each iteration flushes L2 (outside the timed region), then
 // times the kernel alone with CUDA events; the counters come from the median iteration. FLOPs
 // count visible (i, j) pairs only: 4 * D * pairs; bytes count q, k, v read once and o, lse
-// written once (bench/flop_model.h). The peaks are measured once, before any benchmark; the
+// written once (cases/flop_model.h). The peaks are measured once, before any benchmark; the
 // tables printed last show them, each row's share of the relevant one (GEMM peak for causal
 // rows, copy bandwidth for window rows) and the sink's relative cost.
 #include <benchmark/benchmark.h>
@@ -23,8 +23,8 @@
 #include <vector>
 
 #include "bench/device_peaks.h"
-#include "bench/flop_model.h"
 #include "cases/case_spec.h"
+#include "cases/flop_model.h"
 #include "core/device.h"
 #include "impls/cuda/cuda_util.h"
 #include "impls/tiled/cuda/tiled_cuda.h"
@@ -88,7 +88,7 @@ void bm_forward(benchmark::State& state, const Shape& sh) {
   dc.fetch();  // every output written, guards intact (throws otherwise)
   std::sort(times.begin(), times.end());
   const double med = times[times.size() / 2];
-  // One model (bench/flop_model.h) for sink on and off: the sink adds one logit per row, not a
+  // One model (cases/flop_model.h) for sink on and off: the sink adds one logit per row, not a
   // visible pair, so the work counted is the same and the times compare directly.
   const double tflops = forward_flops(c) / med * 1e-12;
   const double gbs = forward_bytes(c) / med * 1e-9;

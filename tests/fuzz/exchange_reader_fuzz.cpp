@@ -1,13 +1,13 @@
 // tests/fuzz/exchange_reader_fuzz.cpp — libFuzzer harness of the exchange-file reader that
-// `sinkbench check` uses (reports/external.cpp, and parse_canonical of tools/sinkbench): opening
-// the file, listing its cases and output groups, parsing each case's spec and reading every
+// `sinkbench check` uses (reports/store/external.cpp, and parse_canonical of tools/sinkbench):
+// opening the file, listing its cases and output groups, parsing each case's spec and reading every
 // dataset and attribute check reads. Inputs are not regenerated and nothing is judged (that is
 // the oracle's cost, not the reader's). Anything but a value or an InputError is a finding.
 #include <cstddef>
 #include <cstdint>
 
 #include "core/error.h"
-#include "reports/external.h"
+#include "reports/store/external.h"
 #include "tests/fuzz/fuzz_file.h"
 #include "tools/sinkbench/external.h"
 

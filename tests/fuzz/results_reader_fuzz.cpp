@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "core/error.h"
-#include "reports/arrays.h"
-#include "reports/store.h"
+#include "reports/store/arrays.h"
+#include "reports/store/store.h"
 #include "tests/fuzz/fuzz_file.h"
 
 namespace {

@@ -1,9 +1,9 @@
 // tests/reports/bench_table_test.cpp — the peak columns and attributes of the `bench` table
-// (reports/bench_table.h) on freshly seeded outcomes: percentages derived from TFLOP/s, GB/s and
-// the row's peaks, pct_peak the larger of the two, NaN (never 0) for CPU rows and untimed rows,
+// (reports/store/bench_table.h) on freshly seeded outcomes: percentages derived from TFLOP/s, GB/s
+// and the row's peaks, pct_peak the larger of the two, NaN (never 0) for CPU rows and untimed rows,
 // the peaks' provenance attributes present only when measured, and a file round trip that keeps
 // NaNs and values.
-#include "reports/bench_table.h"
+#include "reports/store/bench_table.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>

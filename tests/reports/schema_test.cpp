@@ -12,9 +12,9 @@
 #include <set>
 
 #include "core/error.h"
-#include "reports/journal.h"
-#include "reports/merge.h"
-#include "reports/store.h"
+#include "reports/store/journal.h"
+#include "reports/store/merge.h"
+#include "reports/store/store.h"
 #include "tests/support/test_seed.h"
 
 namespace sinkbench {

@@ -4,7 +4,7 @@
 // schema v1 file (written by the sinkbench before checksums, tests/reports/data) whose string
 // heap is mutated never crashes the reader, a flipped byte in a checksummed table or array is an
 // error, an implausible timing is refused, and an output held by one writer is refused to another.
-#include "reports/store.h"
+#include "reports/store/store.h"
 
 #include <gtest/gtest.h>
 #include <hdf5.h>
@@ -17,9 +17,9 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "reports/journal.h"
-#include "reports/lock.h"
-#include "reports/merge.h"
+#include "reports/store/journal.h"
+#include "reports/store/lock.h"
+#include "reports/store/merge.h"
 #include "tests/support/test_seed.h"
 
 namespace sinkbench {

@@ -11,10 +11,10 @@
 #include <fstream>
 #include <set>
 
-#include "bench/flop_model.h"
+#include "cases/flop_model.h"
 #include "cases/suite.h"
 #include "impls/impl.h"
-#include "reports/bench_table.h"
+#include "reports/store/bench_table.h"
 #include "tests/tools/child.h"
 
 namespace sinkbench {

@@ -17,7 +17,7 @@
 #include <sstream>
 #include <thread>
 
-#include "reports/store.h"
+#include "reports/store/store.h"
 
 extern char** environ;
 

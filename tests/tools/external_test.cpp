@@ -16,7 +16,7 @@
 #include "cases/suite.h"
 #include "core/dtype.h"
 #include "impls/tiled/tiled.h"
-#include "reports/store.h"
+#include "reports/store/store.h"
 #include "tests/tools/child.h"
 
 namespace sinkbench {

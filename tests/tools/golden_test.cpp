@@ -8,8 +8,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "reports/arrays.h"
-#include "reports/store.h"
+#include "reports/store/arrays.h"
+#include "reports/store/store.h"
 #include "tests/tools/child.h"
 
 namespace sinkbench {

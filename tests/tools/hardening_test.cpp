@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "cases/suite.h"
-#include "reports/store.h"
+#include "reports/store/store.h"
 #include "tests/tools/child.h"
 
 namespace sinkbench {

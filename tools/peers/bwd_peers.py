@@ -11,7 +11,7 @@ tiled/cuda backward is compared with peers measured on the same GPU in the same 
 Each timing is the median of --iters backward passes (torch.autograd.grad of the outputs with a
 fixed random do), timed with CUDA events after a write of twice the L2 (outside the timed
 region); the forward is run once outside the timed region and its graph kept. FLOPs = 2.5 x 4 D
-x visible pairs (as bench/flop_model.h). Prints one markdown table."""
+x visible pairs (as cases/flop_model.h). Prints one markdown table."""
 import argparse
 import math
 

@@ -23,11 +23,11 @@
 #include <utility>
 
 #include "bench/device_peaks.h"
-#include "bench/flop_model.h"
+#include "cases/flop_model.h"
 #include "core/device.h"
 #include "core/error.h"
-#include "reports/bench_table.h"
-#include "reports/provenance.h"
+#include "reports/store/bench_table.h"
+#include "reports/store/provenance.h"
 #include "tools/sinkbench/output_path.h"
 #include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/summary.h"

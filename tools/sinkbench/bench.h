@@ -56,7 +56,7 @@ struct BenchOptions {
   std::string json;         // Google Benchmark JSON output, if set
   std::string compare;      // base bench file, if set
   std::string results;      // compare this bench file instead of running, if set
-  double tolerance = 0.05;  // see judge_change (reports/bench_table.h)
+  double tolerance = 0.05;  // see judge_change (reports/store/bench_table.h)
   std::string command_line;
 };
 

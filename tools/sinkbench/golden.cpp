@@ -9,9 +9,9 @@
 #include <filesystem>
 
 #include "core/error.h"
-#include "reports/arrays.h"
-#include "reports/provenance.h"
-#include "reports/store.h"
+#include "reports/store/arrays.h"
+#include "reports/store/provenance.h"
+#include "reports/store/store.h"
 #include "tools/sinkbench/output_path.h"
 #include "tools/sinkbench/sweep.h"
 

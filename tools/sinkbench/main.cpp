@@ -9,16 +9,16 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "bench/flop_model.h"
 #include "cases/filter.h"
+#include "cases/flop_model.h"
 #include "cases/suite.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "impls/impl.h"
 #include "oracle/oracle.h"
-#include "reports/diff.h"
-#include "reports/merge.h"
-#include "reports/report.h"
+#include "reports/render/report.h"
+#include "reports/store/diff.h"
+#include "reports/store/merge.h"
 #include "tools/sinkbench/bench.h"
 #include "tools/sinkbench/external.h"
 #include "tools/sinkbench/golden.h"
@@ -182,8 +182,9 @@ std::string folded(const std::vector<std::string>& words, const std::string& ind
 // take them.
 std::string catalogue(bool suites, bool impls, bool filter) {
   std::string s;
-  if (suites) s += "\nSuites (--suite; `sinkbench list suites` describes them):\n" +
-                   folded(sinkbench::list_suites(), "  ");
+  if (suites)
+    s += "\nSuites (--suite; `sinkbench list suites` describes them):\n" +
+         folded(sinkbench::list_suites(), "  ");
   if (impls) {
     const std::vector<std::string> names = impl_names();
     s += "\nImplementations (--impl; `sinkbench list impls` describes them):\n" +

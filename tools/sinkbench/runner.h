@@ -8,7 +8,7 @@
 #include "cases/case_spec.h"
 #include "core/device.h"
 #include "impls/impl.h"
-#include "reports/store.h"
+#include "reports/store/store.h"
 
 namespace sinkbench {
 

@@ -16,7 +16,7 @@
 #include <tuple>
 #include <vector>
 
-#include "reports/store.h"
+#include "reports/store/store.h"
 #include "tools/sinkbench/runner.h"
 
 namespace sinkbench {

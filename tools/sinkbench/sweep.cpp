@@ -21,12 +21,12 @@
 #include <set>
 #include <thread>
 
-#include "bench/flop_model.h"
+#include "cases/flop_model.h"
 #include "core/device.h"
 #include "core/error.h"
-#include "reports/journal.h"
-#include "reports/lock.h"
-#include "reports/provenance.h"
+#include "reports/store/journal.h"
+#include "reports/store/lock.h"
+#include "reports/store/provenance.h"
 #include "tools/sinkbench/output_path.h"
 #include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/summary.h"

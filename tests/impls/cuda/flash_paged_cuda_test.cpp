@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
-#include "bench/flop_model.h"
 #include "cases/case_spec.h"
+#include "cases/flop_model.h"
 #include "cases/generate.h"
 #include "core/device.h"
 #include "core/error.h"

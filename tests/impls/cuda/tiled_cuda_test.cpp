@@ -14,8 +14,8 @@
 #include <tuple>
 #include <vector>
 
-#include "bench/flop_model.h"
 #include "cases/case_spec.h"
+#include "cases/flop_model.h"
 #include "cases/generate.h"
 #include "core/dtype.h"
 #include "impls/impl.h"

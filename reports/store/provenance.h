@@ -1,10 +1,10 @@
-// reports/provenance.h — where and how a run was made: the root attributes of a results file.
+// reports/store/provenance.h — where and how a run was made: the root attributes of a results file.
 #pragma once
 
 #include <string>
 
 #include "core/device.h"
-#include "reports/store.h"
+#include "reports/store/store.h"
 
 namespace sinkbench {
 

@@ -1,6 +1,6 @@
-// reports/merge.h — joins results files into one, in canonical row order (cases by id, results
-// by case id then implementation): shards of one sweep (identical to one run), or runs of other
-// implementations over the same cases (ours beside external ones from `sinkbench check`).
+// reports/store/merge.h — joins results files into one, in canonical row order (cases by id,
+// results by case id then implementation): shards of one sweep (identical to one run), or runs of
+// other implementations over the same cases (ours beside external ones from `sinkbench check`).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// reports/table.h — the one results schema (docs/results.md): every column of the `cases` and
+// reports/store/table.h — the one results schema (docs/results.md): every column of the `cases` and
 // `results` tables declared once, with its kind, the getter that fills it, its description, its
 // plausible range and the schema version that added it. The HDF5 store, the resume journal,
 // merge, diff and the report all read these declarations; a column a file lacks reads as Absent.

@@ -1,7 +1,7 @@
-// reports/journal.cpp — JSON-lines journal. Rows are objects keyed by the column names of
-// reports/table.h (absent values left out); doubles that JSON cannot hold (nan, inf) are written
-// as strings; finite doubles round-trip exactly through nlohmann's shortest representation.
-#include "reports/journal.h"
+// reports/store/journal.cpp — JSON-lines journal. Rows are objects keyed by the column names of
+// reports/store/table.h (absent values left out); doubles that JSON cannot hold (nan, inf) are
+// written as strings; finite doubles round-trip exactly through nlohmann's shortest representation.
+#include "reports/store/journal.h"
 
 #include <fcntl.h>
 #include <unistd.h>

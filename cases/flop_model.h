@@ -1,4 +1,4 @@
-// bench/flop_model.h — the one FLOP/byte model of a case (DESIGN §7), shared by the benchmark
+// cases/flop_model.h — the one FLOP/byte model of a case (DESIGN §7), shared by the benchmark
 // drivers, the results tables and the report. FLOPs count only visible (query, key) pairs;
 // bytes count each input read once and each output written once.
 #pragma once

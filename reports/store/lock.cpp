@@ -1,6 +1,6 @@
-// reports/lock.cpp — flock(2) on <out>.lock. The kernel drops the lock when its holder dies, so a
-// killed run never leaves a stale lock; the file's text only names the holder for the message.
-#include "reports/lock.h"
+// reports/store/lock.cpp — flock(2) on <out>.lock. The kernel drops the lock when its holder dies,
+// so a killed run never leaves a stale lock; the file's text only names the holder for the message.
+#include "reports/store/lock.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "core/error.h"
-#include "reports/provenance.h"
+#include "reports/store/provenance.h"
 
 namespace sinkbench {
 namespace {

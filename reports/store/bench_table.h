@@ -1,7 +1,8 @@
-// reports/bench_table.h — the `bench` table of `sinkbench bench` (docs/results.md, "Benchmarks"):
-// one row per case x implementation with the iteration-time statistics, the throughput of
-// bench/flop_model.h and its share of the device's measured peaks (bench/device_peaks.h), the
-// peaks' provenance as file attributes, and the noise-aware comparison of two such tables
+// reports/store/bench_table.h — the `bench` table of `sinkbench bench` (docs/results.md,
+// "Benchmarks"): one row per case x implementation with the iteration-time statistics, the
+// throughput of cases/flop_model.h and its share of the device's measured peaks
+// (bench/device_peaks.h), the peaks' provenance as file attributes, and the noise-aware comparison
+// of two such tables
 // (`--compare`).
 #pragma once
 
@@ -11,8 +12,8 @@
 #include <vector>
 
 #include "bench/device_peaks.h"
-#include "reports/store.h"
-#include "reports/table.h"
+#include "reports/store/store.h"
+#include "reports/store/table.h"
 
 namespace sinkbench {
 

@@ -1,14 +1,14 @@
-// reports/table.cpp — the column declarations of the results schema and the builders of their
+// reports/store/table.cpp — the column declarations of the results schema and the builders of their
 // rows. Each column is declared once here: its name, kind, getter, description and the schema
 // version that added it; everything that stores, reads or shows a row goes through this list.
-#include "reports/table.h"
+#include "reports/store/table.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "bench/flop_model.h"
+#include "cases/flop_model.h"
 #include "core/error.h"
 
 namespace sinkbench {

@@ -1,8 +1,8 @@
-// reports/diff.cpp — the golden diff. Rows are matched by case id and (case id, implementation);
-// arrays by their path below /arrays/<case_id>/. Exact bits are compared only where the design
-// promises them (inputs, CPU reference outputs); the FP64 oracle may move by rounding between
-// machines, so it is compared with a relative tolerance.
-#include "reports/diff.h"
+// reports/store/diff.cpp — the golden diff. Rows are matched by case id and (case id,
+// implementation); arrays by their path below /arrays/<case_id>/. Exact bits are compared only
+// where the design promises them (inputs, CPU reference outputs); the FP64 oracle may move by
+// rounding between machines, so it is compared with a relative tolerance.
+#include "reports/store/diff.h"
 
 #include <fmt/format.h>
 
@@ -12,8 +12,8 @@
 #include <set>
 
 #include "core/error.h"
-#include "reports/arrays.h"
-#include "reports/store.h"
+#include "reports/store/arrays.h"
+#include "reports/store/store.h"
 
 namespace sinkbench {
 namespace {

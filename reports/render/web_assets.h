@@ -1,4 +1,4 @@
-// reports/web_assets.h — the report page's files (reports/web/index.html, report.js,
+// reports/render/web_assets.h — the report page's files (reports/web/index.html, report.js,
 // report.css), compiled into the binary at build time by cmake/embed.cmake.
 #pragma once
 

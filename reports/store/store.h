@@ -1,7 +1,7 @@
-// reports/store.h — the HDF5 results file (docs/results.md): provenance attributes on the root,
-// `cases` and `results` compound tables of the columns of reports/table.h, optional per-case
-// arrays under /arrays/<case_id>/. Every table and array is checksummed (Fletcher32) and strings
-// are fixed-length, so the file holds no unchecked byte; files of schema v1 are still read.
+// reports/store/store.h — the HDF5 results file (docs/results.md): provenance attributes on the
+// root, `cases` and `results` compound tables of the columns of reports/store/table.h, optional
+// per-case arrays under /arrays/<case_id>/. Every table and array is checksummed (Fletcher32) and
+// strings are fixed-length, so the file holds no unchecked byte; files of schema v1 are still read.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "reports/table.h"
+#include "reports/store/table.h"
 
 namespace sinkbench {
 

@@ -1,16 +1,16 @@
-// reports/merge.cpp — reads every input, checks they belong together, writes the union sorted:
-// shards of one sweep (disjoint cases) and runs of other implementations over the same cases
-// (ours and external ones judged by `sinkbench check`) alike.
-#include "reports/merge.h"
+// reports/store/merge.cpp — reads every input, checks they belong together, writes the union
+// sorted: shards of one sweep (disjoint cases) and runs of other implementations over the same
+// cases (ours and external ones judged by `sinkbench check`) alike.
+#include "reports/store/merge.h"
 
 #include <cstdio>
 #include <filesystem>
 #include <map>
 
 #include "core/error.h"
-#include "reports/lock.h"
-#include "reports/provenance.h"
-#include "reports/store.h"
+#include "reports/store/lock.h"
+#include "reports/store/provenance.h"
+#include "reports/store/store.h"
 
 namespace sinkbench {
 namespace {

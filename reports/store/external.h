@@ -1,4 +1,4 @@
-// reports/external.h — the exchange file of external implementations (docs/external.md):
+// reports/store/external.h — the exchange file of external implementations (docs/external.md):
 // `sinkbench export` writes cases with their inputs under /cases/<case_id>/, an external tool
 // adds /outputs/<impl>/<case_id>/{o, lse}, and `sinkbench check` reads both back.
 #pragma once
@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cases/case_spec.h"
-#include "reports/store.h"
+#include "reports/store/store.h"
 
 namespace sinkbench {
 

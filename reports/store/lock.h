@@ -1,6 +1,6 @@
-// reports/lock.h — the lock a command holds on its output file while it writes it (<out>.lock,
-// an flock), so that a second run to the same -o, or a --resume while the first still runs, is
-// refused up front with a message naming the holder instead of both computing.
+// reports/store/lock.h — the lock a command holds on its output file while it writes it
+// (<out>.lock, an flock), so that a second run to the same -o, or a --resume while the first still
+// runs, is refused up front with a message naming the holder instead of both computing.
 #pragma once
 
 #include <string>

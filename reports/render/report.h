@@ -1,4 +1,4 @@
-// reports/report.h — `sinkbench report`: renders one or more results files into report.md
+// reports/render/report.h — `sinkbench report`: renders one or more results files into report.md
 // (GitHub-flavoured Markdown) and a self-contained index.html whose Vega-Lite charts and sortable
 // tables work offline (the vega, vega-lite and vega-embed bundles are inlined; the page's own
 // HTML, JS and CSS are reports/web/, compiled in). Both open with the answer: the verdict, the

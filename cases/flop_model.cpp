@@ -1,5 +1,5 @@
-// bench/flop_model.cpp — FLOP and byte counts of a case (bench/flop_model.h).
-#include "bench/flop_model.h"
+// cases/flop_model.cpp — FLOP and byte counts of a case (cases/flop_model.h).
+#include "cases/flop_model.h"
 
 #include <algorithm>
 #include <map>

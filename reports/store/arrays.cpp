@@ -1,6 +1,6 @@
-// reports/arrays.cpp — HDF5 C API behind ArrayFile and set_root_attributes. Arrays are read in
-// their stored element type so bit-identity compares the exact stored bytes.
-#include "reports/arrays.h"
+// reports/store/arrays.cpp — HDF5 C API behind ArrayFile and set_root_attributes. Arrays are read
+// in their stored element type so bit-identity compares the exact stored bytes.
+#include "reports/store/arrays.h"
 
 #include <hdf5.h>
 

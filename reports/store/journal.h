@@ -1,4 +1,4 @@
-// reports/journal.h — the append-only sidecar of a run in progress (<out>.journal), and the
+// reports/store/journal.h — the append-only sidecar of a run in progress (<out>.journal), and the
 // commit point of each case: one JSON line per finished case, written with a single write(2)
 // after the case is in the HDF5 file. A process killed at any instant leaves complete lines plus
 // at most one unterminated tail, which is dropped on resume. The HDF5 file in progress is never
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "reports/store.h"
+#include "reports/store/store.h"
 
 namespace sinkbench {
 

@@ -1,7 +1,7 @@
-// reports/external.cpp — HDF5 C API behind the exchange file of external implementations.
+// reports/store/external.cpp — HDF5 C API behind the exchange file of external implementations.
 // Inputs are stored exactly as run.h5 stores arrays (fp32 as float32, bf16/fp16 as uint16 bits
 // with a `dtype` attribute), so a reader needs no half-precision support in its HDF5.
-#include "reports/external.h"
+#include "reports/store/external.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>

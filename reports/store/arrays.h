@@ -1,12 +1,13 @@
-// reports/arrays.h — reading back the per-case arrays of a results file (/arrays/<case_id>/...)
-// and rewriting root attributes of a finished file, for the golden diff and `golden update`.
+// reports/store/arrays.h — reading back the per-case arrays of a results file
+// (/arrays/<case_id>/...) and rewriting root attributes of a finished file, for the golden diff and
+// `golden update`.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "reports/store.h"
+#include "reports/store/store.h"
 
 namespace sinkbench {
 

@@ -1,6 +1,6 @@
-// reports/diff.h — `sinkbench diff golden.h5 run.h5`: compares a run with a golden fixture case by
-// case (oracle drift, bit-identity of CPU reference outputs, verdict changes, metric regressions,
-// new and missing cases) under the rules of docs/reports.md.
+// reports/store/diff.h — `sinkbench diff golden.h5 run.h5`: compares a run with a golden fixture
+// case by case (oracle drift, bit-identity of CPU reference outputs, verdict changes, metric
+// regressions, new and missing cases) under the rules of docs/reports.md.
 #pragma once
 
 #include <cstdint>

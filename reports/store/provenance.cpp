@@ -1,5 +1,5 @@
-// reports/provenance.cpp — gathers provenance from the build, git, /proc and the CUDA device.
-#include "reports/provenance.h"
+// reports/store/provenance.cpp — gathers provenance from the build, git, /proc and the CUDA device.
+#include "reports/store/provenance.h"
 
 #include <fmt/format.h>
 #include <unistd.h>

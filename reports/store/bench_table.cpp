@@ -1,6 +1,6 @@
-// reports/bench_table.cpp — columns, rows, peak attributes and the comparison rule of the `bench`
-// table.
-#include "reports/bench_table.h"
+// reports/store/bench_table.cpp — columns, rows, peak attributes and the comparison rule of the
+// `bench` table.
+#include "reports/store/bench_table.h"
 
 #include <fmt/format.h>
 

@@ -1,9 +1,9 @@
-// reports/store.cpp — HDF5 C API behind Store, read_store and the file check. Files are written
-// whole (rows collected in memory, then one write under a temporary name, a read-back, a rename).
-// Schema v2 stores strings as fixed-length members padded to the column's longest value and
-// every table and array through the Fletcher32 filter, so every stored byte is checked on read;
+// reports/store/store.cpp — HDF5 C API behind Store, read_store and the file check. Files are
+// written whole (rows collected in memory, then one write under a temporary name, a read-back, a
+// rename). Schema v2 stores strings as fixed-length members padded to the column's longest value
+// and every table and array through the Fletcher32 filter, so every stored byte is checked on read;
 // schema v1 files (variable-length strings, no checksums) are read too.
-#include "reports/store.h"
+#include "reports/store/store.h"
 
 #include <hdf5.h>
 #include <signal.h>
