@@ -186,7 +186,8 @@ std::string verdict_line(const std::vector<Entry>& all) {
   for (const Entry& e : all)
     t.add(e.status());
   const std::string skipped = t.skip ? fmt::format(" ({} skipped)", t.skip) : "";
-  if (t.judged() == 0) return fmt::format("**Nothing judged: all {} skipped.**", plural(t.skip, "result"));
+  if (t.judged() == 0)
+    return fmt::format("**Nothing judged: all {} skipped.**", plural(t.skip, "result"));
   if (t.fail + t.error == 0)
     return fmt::format("**✅ All {} judged results pass**{}.", t.judged(), skipped);
   std::string what = t.fail ? plural(t.fail, "failure") : "";
@@ -259,9 +260,9 @@ double severity(const Entry& e) {
 std::string worst_element(const Entry& e) {
   const auto row = e.metric("worst_row");
   if (!row) return kAbsent;
-  std::string s = fmt::format("seq {} row {} head {} dim {}", e.metric("worst_seq").value_or(0),
-                              *row, e.metric("worst_head").value_or(0),
-                              e.metric("worst_dim").value_or(0));
+  std::string s =
+      fmt::format("seq {} row {} head {} dim {}", e.metric("worst_seq").value_or(0), *row,
+                  e.metric("worst_head").value_or(0), e.metric("worst_dim").value_or(0));
   if (const auto got = e.metric("worst_got"))
     s += fmt::format(": got {:.6g}, want {:.6g}", *got, e.metric("worst_want").value_or(NAN));
   return s;
@@ -276,8 +277,8 @@ std::string worst_md(const std::vector<Entry>& all, int limit) {
     return severity(*a) > severity(*b);
   });
   if (v.size() > size_t(limit)) v.resize(size_t(limit));
-  const bool diagnosis = std::any_of(all.begin(), all.end(),
-                                     [](const Entry& e) { return has_column(*e.results, "diagnosis"); });
+  const bool diagnosis = std::any_of(
+      all.begin(), all.end(), [](const Entry& e) { return has_column(*e.results, "diagnosis"); });
   std::string s = fmt::format(
       "## Worst cases\n\nFailures first, then by the larger of o_budget and lse_budget (the "
       "policy passes at <= 1); — where nothing was measured.\n\n| implementation | case | status "
@@ -291,7 +292,8 @@ std::string worst_md(const std::vector<Entry>& all, int limit) {
                      num_text(e->metric("o_budget")), num_text(e->metric("lse_budget")),
                      num_text(e->metric("floor_ratio")), worst_element(*e));
     if (diagnosis)
-      s += fmt::format(" {} |", e->text("diagnosis").empty() ? kAbsent : cell(e->text("diagnosis")));
+      s +=
+          fmt::format(" {} |", e->text("diagnosis").empty() ? kAbsent : cell(e->text("diagnosis")));
     s += fmt::format(" {} |\n", cell(e->text("detail")));
   }
   return s + "\n";

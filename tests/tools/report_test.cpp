@@ -123,13 +123,13 @@ test::ChildResult chrome(const std::string& browser, const fs::path& page, int h
   const fs::path profile = fresh_dir("chromium_profile_" + log);
   const std::string action =
       screenshot.empty() ? std::string("--dump-dom") : "--screenshot=" + screenshot.string();
-  auto r = run_child({browser, "--headless", "--no-sandbox", "--disable-gpu",
-                      "--disable-background-networking", "--disable-component-update",
-                      "--disable-sync", "--no-first-run", "--hide-scrollbars",
-                      "--user-data-dir=" + profile.string(), "--virtual-time-budget=10000",
-                      "--window-size=1400," + std::to_string(height), action,
-                      "file://" + fs::absolute(page).string()},
-                     (runs().dir / log).string());
+  auto r =
+      run_child({browser, "--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--hide-scrollbars", "--user-data-dir=" + profile.string(),
+                 "--virtual-time-budget=10000", "--window-size=1400," + std::to_string(height),
+                 action, "file://" + fs::absolute(page).string()},
+                (runs().dir / log).string());
   fs::remove_all(profile);
   return r;
 }
@@ -162,9 +162,9 @@ TEST(Report, RunWritesItNextToTheResults) {
   EXPECT_FALSE(fs::exists(runs().dir / "report_b"));
   const std::string text = slurp(md);
   EXPECT_EQ(text.find("**✅ All "), text.find('\n') + 2) << "the verdict is not the first line";
-  for (const char* section : {"## Pass/fail matrix", "## Worst cases", "## Skipped",
-                              "## Error against the rounding floor", "## Verdicts", "## Speed",
-                              "## Provenance"})
+  for (const char* section :
+       {"## Pass/fail matrix", "## Worst cases", "## Skipped",
+        "## Error against the rounding floor", "## Verdicts", "## Speed", "## Provenance"})
     EXPECT_NE(text.find(section), std::string::npos) << section;
   EXPECT_LT(text.find("## Pass/fail matrix"), text.find("## Worst cases"));
   EXPECT_LT(text.find("## Worst cases"), text.find("## Error against the rounding floor"));
@@ -242,10 +242,10 @@ TEST(Report, PlantedFailureIsOnTheFirstScreenInHeadlessChromium) {
   const std::string browser = chromium();
   if (browser.empty()) GTEST_SKIP() << "no chromium on PATH (tools/setup.sh installs it)";
   const fs::path out = runs().dir / "planted";
-  ASSERT_EQ(sinkbench({"report", runs().planted.string(), "-o", out.string()},
-                      runs().dir / "planted.log")
-                .code,
-            0);
+  ASSERT_EQ(
+      sinkbench({"report", runs().planted.string(), "-o", out.string()}, runs().dir / "planted.log")
+          .code,
+      0);
   const auto dom = chrome(browser, out / "index.html", 900, "planted_dom.log");
   ASSERT_EQ(dom.code, 0) << dom.output.substr(0, 2000);
   const std::string& d = dom.output;
@@ -267,7 +267,8 @@ TEST(Report, PlantedFailureIsOnTheFirstScreenInHeadlessChromium) {
         << part << " is not on the first screen: " << screen;
   // The skip: listed with its reason; its row in the results table shows "—", not zeros.
   EXPECT_NE(d.find("<td>" + kPlantedSkip + "</td>"), std::string::npos);
-  const std::string skip_row = match(d.substr(d.find("id=\"results\"")), "<tr class=\"skip\">(.*?)</tr>");
+  const std::string skip_row =
+      match(d.substr(d.find("id=\"results\"")), "<tr class=\"skip\">(.*?)</tr>");
   EXPECT_NE(skip_row.find("<td class=\"absent\">—</td>"), std::string::npos) << skip_row;
   EXPECT_EQ(skip_row.find(">0<"), std::string::npos) << skip_row;
   EXPECT_EQ(skip_row.find(">0.00<"), std::string::npos) << skip_row;

@@ -145,14 +145,14 @@ void bench_body(benchmark::State& state, Job& job, InputCache& cache, CurrentFor
 }
 
 // Collects the iteration runs (not the aggregates) into the jobs and shows progress on stderr,
-// with an ETA from the benchmarks done so far weighted by each one's cost (its FLOPs): a
+// with an ETA from the benchmarks done so far weighted by each one's cost (case_cost): a
 // benchmark costs a fixed part (warm-up, sizing, --min-time) plus a part that grows with the case.
 class Collector : public benchmark::BenchmarkReporter {
  public:
   Collector(std::map<std::string, Job*> jobs, size_t total)
       : jobs_(std::move(jobs)), total_(total), last_(std::chrono::steady_clock::now()) {
     for (const auto& [name, job] : jobs_)
-      cost_left_ += job->out.flops;
+      cost_left_ += case_cost(*job->c);
   }
   bool ReportContext(const Context&) override { return true; }
   void ReportRuns(const std::vector<Run>& runs) override {
@@ -168,9 +168,10 @@ class Collector : public benchmark::BenchmarkReporter {
   // Called once per benchmark, at its first reported run: feeds the ETA model.
   std::string finished(const Job& job) {
     const auto now = std::chrono::steady_clock::now();
-    eta_.add(job.out.flops, std::chrono::duration<double>(now - last_).count());
+    const double cost = case_cost(*job.c);
+    eta_.add(cost, std::chrono::duration<double>(now - last_).count());
     last_ = now;
-    cost_left_ = std::max(0.0, cost_left_ - job.out.flops);
+    cost_left_ = std::max(0.0, cost_left_ - cost);
     ++done_;
     const double left = eta_.seconds_left(int64_t(total_ - done_), cost_left_, 0);
     const int64_t t = std::isfinite(left) ? int64_t(left + 0.5) : -1;

@@ -182,8 +182,9 @@ std::string folded(const std::vector<std::string>& words, const std::string& ind
 // take them.
 std::string catalogue(bool suites, bool impls, bool filter) {
   std::string s;
-  if (suites) s += "\nSuites (--suite; `sinkbench list suites` describes them):\n" +
-                   folded(sinkbench::list_suites(), "  ");
+  if (suites)
+    s += "\nSuites (--suite; `sinkbench list suites` describes them):\n" +
+         folded(sinkbench::list_suites(), "  ");
   if (impls) {
     const std::vector<std::string> names = impl_names();
     s += "\nImplementations (--impl; `sinkbench list impls` describes them):\n" +

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "bench/flop_model.h"
 #include "reports/table.h"
 
 namespace sinkbench {
@@ -65,7 +66,8 @@ std::vector<std::string> unavailable_lines(const std::vector<ImplChoice>& impls)
   return out;
 }
 
-Summary::Summary(const std::vector<ImplChoice>& impls) : unavailable_lines_(unavailable_lines(impls)) {
+Summary::Summary(const std::vector<ImplChoice>& impls)
+    : unavailable_lines_(unavailable_lines(impls)) {
   for (const ImplChoice& ch : impls)
     if (!ch.available) unavailable_[ch.impl->name()] = ch.reason;
 }
@@ -133,6 +135,12 @@ std::string Summary::totals_text() const {
     s += fmt::format(", and {} of {} implementation{} that cannot run here, stored as skip",
                      unavailable_rows_, unavailable_.size(), unavailable_.size() == 1 ? "" : "s");
   return s;
+}
+
+double case_cost(const CaseSpec& c) {
+  const TrafficShape t = traffic_shape(c);
+  const double rows = double(t.total_q * t.heads_q + 2 * t.total_k * t.heads_kv);
+  return forward_flops(c) + 4.0 * double(t.head_dim) * rows;
 }
 
 void EtaModel::add(double cost, double seconds) {
@@ -218,10 +226,9 @@ std::string Progress::line_locked(Clock::time_point now) const {
       running_ ? std::chrono::duration<double>(now - case_start_).count() : 0;
   const int64_t cases_left = total_ - done_;
   const double eta = eta_.seconds_left(cases_left, cost_left_, running_for);
-  std::string line =
-      fmt::format("[{}/{}] pass {} fail {} skip {} error {} | {} elapsed, ETA {}", done_, total_,
-                  counts_.pass, counts_.fail, counts_.skip, counts_.error, duration(elapsed),
-                  duration(eta));
+  std::string line = fmt::format("[{}/{}] pass {} fail {} skip {} error {} | {} elapsed, ETA {}",
+                                 done_, total_, counts_.pass, counts_.fail, counts_.skip,
+                                 counts_.error, duration(elapsed), duration(eta));
   if (running_) line += fmt::format(" | running {} for {}", label_, duration(running_for));
   return line;
 }
@@ -237,13 +244,15 @@ void Progress::show_locked(Clock::time_point now, bool force) {
 
 void Progress::heartbeat_loop() {
   // A terminal's line ticks every second; a log gets a line per heartbeat while a case runs.
-  const auto tick = std::chrono::duration<double>(tty_ ? std::min(1.0, heartbeat_) : heartbeat_ / 4);
+  const auto tick =
+      std::chrono::duration<double>(tty_ ? std::min(1.0, heartbeat_) : heartbeat_ / 4);
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     wake_.wait_for(lock, tick, [this] { return stop_; });
     if (stop_) break;
     const auto now = Clock::now();
-    if (running_ && std::chrono::duration<double>(now - last_print_).count() >= std::min(heartbeat_, tty_ ? 1.0 : heartbeat_))
+    if (running_ && std::chrono::duration<double>(now - last_print_).count() >=
+                        std::min(heartbeat_, tty_ ? 1.0 : heartbeat_))
       show_locked(now, true);
   }
 }
