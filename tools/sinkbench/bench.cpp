@@ -344,6 +344,8 @@ Measured measure(const BenchOptions& opt) {
   init_google_benchmark(opt);
 
   // Every case x implementation gets a job; unsupported pairs stay as skip rows with the reason.
+  for (const std::string& line : unavailable_lines(impls))
+    std::fprintf(stderr, "sinkbench: bench: %s\n", line.c_str());
   std::vector<std::unique_ptr<Job>> jobs;
   for (const CaseSpec& c : cases) {
     for (const ImplChoice& ch : impls) {
@@ -355,8 +357,9 @@ Measured measure(const BenchOptions& opt) {
       if (!s.ok) {
         job->out.status = "skip";
         job->out.reason = s.reason;
-        std::fprintf(stderr, "sinkbench: bench: skip %s %s: %s\n", job->out.case_id.c_str(),
-                     job->out.impl.c_str(), s.reason.c_str());
+        if (ch.available)  // the unavailable ones get one line for all, below
+          std::fprintf(stderr, "sinkbench: bench: skip %s %s: %s\n", job->out.case_id.c_str(),
+                       job->out.impl.c_str(), s.reason.c_str());
       }
       jobs.push_back(std::move(job));
     }
