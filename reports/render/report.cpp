@@ -60,9 +60,6 @@ struct Entry {
         c.kind == Kind::i64 ? double(results->integer(row, col)) : results->number(row, col);
     return std::isfinite(v) ? std::optional(v) : std::nullopt;
   }
-  int64_t case_int(const std::string& col) const {
-    return has_column(*cases, col) ? cases->integer(case_row, col) : 0;
-  }
 };
 
 // Bytes of the case by the one model (cases/flop_model.h), from its stored cases row.
@@ -403,8 +400,9 @@ json entries_json(const std::vector<Entry>& all) {
       r[c.name] = c.kind != Kind::str && !e.judged() && c.name != "flops"
                       ? json(nullptr)
                       : value_json(*e.results, e.row, c);
-    for (const Column& c : e.cases->columns)
-      if (!r.contains(c.name)) r[c.name] = value_json(*e.cases, e.case_row, c);
+    for (const Column& c : e.cases->columns)  // the canonical spec: long, and the label says it
+      if (!r.contains(c.name) && c.name != "canonical")
+        r[c.name] = value_json(*e.cases, e.case_row, c);
     r["tflops"] = opt(e.tflops);
     r["gbs"] = opt(e.gbs);
     r["ratio"] = opt(e.ratio);

@@ -105,6 +105,10 @@ TEST(Suite, IncludeJoinsSuitesOnceAndReportsBadIncludes) {
       fs::temp_directory_path() / ("sinkbench_include_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
+  struct RemoveAtEnd {
+    fs::path p;
+    ~RemoveAtEnd() { fs::remove_all(p); }
+  } remove_dir{dir};
   std::ofstream(dir / "a.yaml") << "base: {head_dim: 32}\naxes:\n  dtype: [fp32, bf16]\n";
   std::ofstream(dir / "b.yaml") << "base: {head_dim: 32}\naxes:\n  dtype: [bf16, fp16]\n";
   std::ofstream(dir / "u.yaml") << "include: [a, b]\ncases: [{dtype: fp16, sq: 7}]\n";

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "reports/store/store.h"
+#include "tests/tools/child.h"
 
 extern char** environ;
 
@@ -44,6 +45,7 @@ Env make_env(const std::string& name) {
       fs::temp_directory_path() / ("sinkbench_cli_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
+  test::remove_at_exit(d);
   std::ofstream(d / "tiny.yaml") << kTinySuite;
   return {d.string(), (d / "tiny.yaml").string()};
 }

@@ -54,21 +54,23 @@ TEST_P(HelpTest, ListsWhatItsOptionsAccept) {
   // The usage line names the binary, wherever it was built; the options follow it.
   const std::string options = help.substr(help.find("Options:"));
   EXPECT_EQ(options.find(SINKBENCH_SOURCE_DIR), std::string::npos)
-      << "an absolute source path in:\n" << options;
+      << "an absolute source path in:\n"
+      << options;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Commands, HelpTest,
-    ::testing::Values(Takes{{"run"}, true, true, true}, Takes{{"bench"}, true, true, true},
-                      Takes{{"list"}, true, false, true}, Takes{{"oracle"}, true, false, true},
-                      Takes{{"export"}, true, false, true},
-                      Takes{{"golden", "update"}, false, false, false}),
-    [](const ::testing::TestParamInfo<Takes>& info) {
-      std::string name;
-      for (const auto& w : info.param.command)
-        name += w;
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Commands, HelpTest,
+                         ::testing::Values(Takes{{"run"}, true, true, true},
+                                           Takes{{"bench"}, true, true, true},
+                                           Takes{{"list"}, true, false, true},
+                                           Takes{{"oracle"}, true, false, true},
+                                           Takes{{"export"}, true, false, true},
+                                           Takes{{"golden", "update"}, false, false, false}),
+                         [](const ::testing::TestParamInfo<Takes>& info) {
+                           std::string name;
+                           for (const auto& w : info.param.command)
+                             name += w;
+                           return name;
+                         });
 
 TEST(Help, GoldenDefaultsAreRelativeToTheProject) {
   const std::string help = help_of({"golden", "update"});

@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/flop_model.h"
 #include "cases/suite.h"
 #include "tests/support/test_seed.h"
 #include "tools/sinkbench/summary.h"
@@ -52,6 +53,24 @@ TEST(EtaModel, OneHugeCaseLeftIsNotAnAverageCase) {
   const double average_over_cases = done_seconds / 10;
   EXPECT_NEAR(m.seconds_left(1, huge, 0), rate * huge, 1e-9 * rate * huge);
   EXPECT_GT(m.seconds_left(1, huge, 0), 1000 * average_over_cases);
+}
+
+// A window decode sees the same 128 keys whatever its cache, but its inputs are the whole cache:
+// its cost grows with the cache, and a prefill costs more than a decode of the same cache.
+TEST(CaseCost, GrowsWithTheInputsAWindowDecodeMustTouch) {
+  const Suite long_suite = load_suite("long");
+  const auto decode = expand(long_suite, Filter::parse("sq=1,mask=sliding_window,dtype=bf16"));
+  const auto at = [&](int64_t sk) {
+    for (const CaseSpec& c : decode)
+      if (c.seqlen_k == sk) return c;
+    ADD_FAILURE() << "no window decode over " << sk << " keys in the long suite";
+    return decode.front();
+  };
+  const CaseSpec small = at(65536), big = at(131072);
+  EXPECT_EQ(pair_count(small), pair_count(big));
+  EXPECT_NEAR(case_cost(big) / case_cost(small), 2.0, 0.05);
+  for (const CaseSpec& c : expand(long_suite, Filter::parse("sq>1,dtype=bf16")))
+    EXPECT_GT(case_cost(c), case_cost(big)) << case_label(c);
 }
 
 TEST(EtaModel, UnknownBeforeAnyCaseFinished) {

@@ -146,14 +146,14 @@ void bench_body(benchmark::State& state, Job& job, InputCache& cache, CurrentFor
 }
 
 // Collects the iteration runs (not the aggregates) into the jobs and shows progress on stderr,
-// with an ETA from the benchmarks done so far weighted by each one's cost (its FLOPs): a
+// with an ETA from the benchmarks done so far weighted by each one's cost (case_cost): a
 // benchmark costs a fixed part (warm-up, sizing, --min-time) plus a part that grows with the case.
 class Collector : public benchmark::BenchmarkReporter {
  public:
   Collector(std::map<std::string, Job*> jobs, size_t total)
       : jobs_(std::move(jobs)), total_(total), last_(std::chrono::steady_clock::now()) {
     for (const auto& [name, job] : jobs_)
-      cost_left_ += job->out.flops;
+      cost_left_ += case_cost(*job->c);
   }
   bool ReportContext(const Context&) override { return true; }
   void ReportRuns(const std::vector<Run>& runs) override {
@@ -169,9 +169,10 @@ class Collector : public benchmark::BenchmarkReporter {
   // Called once per benchmark, at its first reported run: feeds the ETA model.
   std::string finished(const Job& job) {
     const auto now = std::chrono::steady_clock::now();
-    eta_.add(job.out.flops, std::chrono::duration<double>(now - last_).count());
+    const double cost = case_cost(*job.c);
+    eta_.add(cost, std::chrono::duration<double>(now - last_).count());
     last_ = now;
-    cost_left_ = std::max(0.0, cost_left_ - job.out.flops);
+    cost_left_ = std::max(0.0, cost_left_ - cost);
     ++done_;
     const double left = eta_.seconds_left(int64_t(total_ - done_), cost_left_, 0);
     const int64_t t = std::isfinite(left) ? int64_t(left + 0.5) : -1;
@@ -341,6 +342,8 @@ Measured measure(const BenchOptions& opt) {
   init_google_benchmark(opt);
 
   // Every case x implementation gets a job; unsupported pairs stay as skip rows with the reason.
+  for (const std::string& line : unavailable_lines(impls))
+    std::fprintf(stderr, "sinkbench: bench: %s\n", line.c_str());
   std::vector<std::unique_ptr<Job>> jobs;
   for (const CaseSpec& c : cases) {
     for (const ImplChoice& ch : impls) {
@@ -352,8 +355,9 @@ Measured measure(const BenchOptions& opt) {
       if (!s.ok) {
         job->out.status = "skip";
         job->out.reason = s.reason;
-        std::fprintf(stderr, "sinkbench: bench: skip %s %s: %s\n", job->out.case_id.c_str(),
-                     job->out.impl.c_str(), s.reason.c_str());
+        if (ch.available)  // the unavailable ones get one line for all, below
+          std::fprintf(stderr, "sinkbench: bench: skip %s %s: %s\n", job->out.case_id.c_str(),
+                       job->out.impl.c_str(), s.reason.c_str());
       }
       jobs.push_back(std::move(job));
     }

@@ -352,7 +352,10 @@ int main(int argc, char** argv) {
   add_device(bench, bench_opt.device);
   bench
       ->add_option("--min-time", bench_opt.min_time,
-                   "Seconds of timed iterations per benchmark and repetition")
+                   "Seconds of timed iterations per benchmark and repetition; the default "
+                   "times the smoke suite in about a minute with medians of as few as one "
+                   "iteration (noise: docs/results.md); 0.5 or more, with --repetitions, for "
+                   "comparisons")
       ->capture_default_str();
   bench->add_option("--repetitions", bench_opt.repetitions, "Repetitions of each benchmark")
       ->capture_default_str();

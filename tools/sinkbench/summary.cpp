@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "cases/flop_model.h"
 #include "reports/store/table.h"
 
 namespace sinkbench {
@@ -134,6 +135,12 @@ std::string Summary::totals_text() const {
     s += fmt::format(", and {} of {} implementation{} that cannot run here, stored as skip",
                      unavailable_rows_, unavailable_.size(), unavailable_.size() == 1 ? "" : "s");
   return s;
+}
+
+double case_cost(const CaseSpec& c) {
+  const TrafficShape t = traffic_shape(c);
+  const double rows = double(t.total_q * t.heads_q + 2 * t.total_k * t.heads_kv);
+  return forward_flops(c) + 4.0 * double(t.head_dim) * rows;
 }
 
 void EtaModel::add(double cost, double seconds) {

@@ -64,10 +64,15 @@ class Summary {
   std::map<std::string, Worst> errors_;                            // impl
 };
 
-// Seconds a run still needs. Case time is modelled as a + b * cost (cost: visible pairs x D, a
-// case's FLOPs), fitted by least squares to the finished cases (b alone, through the origin, while
-// they do not tell a and b apart), applied to the cases left, less what the running case has
-// already spent. NaN before any case finished.
+// What a case costs to run, in FLOPs: 4·D per visible (query, key) pair and head (the FLOP model),
+// plus 4·D per row of q, k and v per head, since every input element is generated, read and
+// judged whatever the mask lets through (a window decode over a 64k cache costs its cache).
+double case_cost(const CaseSpec& c);
+
+// Seconds a run still needs. Case time is modelled as a + b * cost (case_cost), fitted by least
+// squares to the finished cases (b alone, through the origin, while they do not tell a and b
+// apart), applied to the cases left, less what the running case has already spent. NaN before any
+// case finished.
 class EtaModel {
  public:
   void add(double cost, double seconds);

@@ -21,7 +21,6 @@
 #include <set>
 #include <thread>
 
-#include "cases/flop_model.h"
 #include "core/device.h"
 #include "core/error.h"
 #include "reports/store/journal.h"
@@ -288,14 +287,14 @@ int run_sweep(const RunOptions& opt) {
     summary.add(rec);
   }
   double arrays_seconds = 0;
-  double pending_cost = 0;  // a case's cost: its FLOPs, visible pairs x D
+  double pending_cost = 0;
   for (const CaseSpec& c : cases)
-    if (!done.count(case_id(c))) pending_cost += forward_flops(c);
+    if (!done.count(case_id(c))) pending_cost += case_cost(c);
   Progress progress(int64_t(cases.size()), int64_t(done.size()), pending_cost,
                     ::isatty(STDERR_FILENO) == 1);
   for (const CaseSpec& c : cases) {
     if (done.count(case_id(c))) continue;
-    progress.begin(case_label(c), forward_flops(c));
+    progress.begin(case_label(c), case_cost(c));
     CaseRecord rec = run_case(c, impls, opt.keep_arrays);
     if (opt.keep_arrays) {
       const auto t1 = std::chrono::steady_clock::now();
