@@ -9,7 +9,7 @@
 #include <random>
 #include <thread>
 
-#include "bench/flop_model.h"
+#include "cases/flop_model.h"
 #include "cases/suite.h"
 #include "tests/support/test_seed.h"
 #include "tools/sinkbench/summary.h"
