@@ -8,8 +8,10 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${SINKBENCH_BUILD:-$root/build}
 
+# clang, its runtime (libFuzzer, ASan, UBSan) and OpenMP are for tools/sanitize.sh (CI runs it).
 packages=(cmake ninja-build g++ pkg-config libeigen3-dev libhdf5-dev libcli11-dev libfmt-dev
-          nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev)
+          nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev clang libclang-rt-dev
+          libomp-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -252,7 +252,7 @@ TEST(Cli, BadInputExitsTwoNamingTheValidChoices) {
       {{"run", "--suite", env.suite, "--filter", "colour=red", "-o", out}, "dtype"},
       {{"run", "--suite", env.suite, "--shard", "3/3", "-o", out}, "0 <= i < n"},
       {{"run", "--suite", env.suite, "--device", "tpu", "-o", out}, "cpu"},
-      {{"run", "--suite", env.suite, "-o", env.dir + "/no/such/dir/r.h5"}, "does not exist"},
+      {{"run", "--suite", env.suite, "-o", env.suite + "/r.h5"}, "is not a directory"},
       {{"list", "cases", "--suite", env.suite, "--filter", "dtyp=bf16"}, "dtype"},
   };
   for (const Bad& b : cases) {
