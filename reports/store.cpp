@@ -7,6 +7,7 @@
 
 #include <hdf5.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -683,8 +684,11 @@ void verify_hdf5_file(const std::string& path) {
   }
   if (pid == 0) {
     // The child only reads and leaves with _exit: no atexit handler (HDF5's among them) runs
-    // on the parent's open files.
-    ::close(fds[0]);
+    // on the parent's open files. It keeps no descriptor of the parent's but its pipe (an
+    // inherited output lock would outlive a killed parent) and dies with the parent.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (fds[1] > 3) ::close_range(3, unsigned(fds[1]) - 1, 0);
+    ::close_range(unsigned(fds[1]) + 1, ~0U, 0);
     ::alarm(kVerifySeconds);
     int code = 0;
     std::string message;
