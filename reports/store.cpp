@@ -560,7 +560,7 @@ herr_t check_object(hid_t root, const char* name, const H5O_info_t* info, void* 
 
 // The check itself, in whatever process calls it: throws InputError on any HDF5 error.
 void verify_in_this_process(const std::string& path) {
-  Handle file(open_readonly(path, "results file"));
+  Handle file(open_readonly(path, "file"));
   VisitState st{path, ""};
   if (H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, check_object, &st) < 0)
     throw InputError(path, st.error.empty() ? "its objects cannot be listed" : st.error,
@@ -672,7 +672,7 @@ bool case_arrays_intact(const std::string& path, const std::string& case_id) {
 
 void verify_hdf5_file(const std::string& path) {
   if (!std::filesystem::is_regular_file(path))
-    throw InputError(path, "no such results file", "an existing .h5 file written by sinkbench");
+    throw InputError(path, "no such file", "an existing .h5 file written by sinkbench");
   int fds[2];
   if (::pipe(fds) != 0) return verify_in_this_process(path);
   std::fflush(nullptr);
@@ -729,6 +729,8 @@ std::optional<Value> StoredRun::attribute(const std::string& name) const {
 }
 
 StoredRun read_store(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path))
+    throw InputError(path, "no such results file", "an existing .h5 file written by sinkbench");
   verify_hdf5_file(path);
   StoredRun run;
   run.path = path;
