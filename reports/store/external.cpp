@@ -232,6 +232,7 @@ ExternalFile::ExternalFile(const std::string& path) : path_(path) {
   if (!std::filesystem::exists(path)) throw InputError(path, "no such file", expected);
   if (H5Fis_hdf5(path.c_str()) <= 0)
     throw InputError(path, "is not a readable HDF5 file (corrupt or truncated?)", expected);
+  verify_hdf5_file(path);  // a file that would crash libhdf5 is refused by a child process
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file_ < 0) throw InputError(path, "cannot be opened", expected);
   const auto format = text_attribute("/", "format");

@@ -7,6 +7,7 @@
 
 #include <hdf5.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -559,7 +560,7 @@ herr_t check_object(hid_t root, const char* name, const H5O_info_t* info, void* 
 
 // The check itself, in whatever process calls it: throws InputError on any HDF5 error.
 void verify_in_this_process(const std::string& path) {
-  Handle file(open_readonly(path, "results file"));
+  Handle file(open_readonly(path, "file"));
   VisitState st{path, ""};
   if (H5Ovisit(file, H5_INDEX_NAME, H5_ITER_INC, check_object, &st) < 0)
     throw InputError(path, st.error.empty() ? "its objects cannot be listed" : st.error,
@@ -671,7 +672,7 @@ bool case_arrays_intact(const std::string& path, const std::string& case_id) {
 
 void verify_hdf5_file(const std::string& path) {
   if (!std::filesystem::is_regular_file(path))
-    throw InputError(path, "no such results file", "an existing .h5 file written by sinkbench");
+    throw InputError(path, "no such file", "an existing .h5 file written by sinkbench");
   int fds[2];
   if (::pipe(fds) != 0) return verify_in_this_process(path);
   std::fflush(nullptr);
@@ -683,8 +684,11 @@ void verify_hdf5_file(const std::string& path) {
   }
   if (pid == 0) {
     // The child only reads and leaves with _exit: no atexit handler (HDF5's among them) runs
-    // on the parent's open files.
-    ::close(fds[0]);
+    // on the parent's open files. It keeps no descriptor of the parent's but its pipe (an
+    // inherited output lock would outlive a killed parent) and dies with the parent.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (fds[1] > 3) ::close_range(3, unsigned(fds[1]) - 1, 0);
+    ::close_range(unsigned(fds[1]) + 1, ~0U, 0);
     ::alarm(kVerifySeconds);
     int code = 0;
     std::string message;
@@ -725,6 +729,8 @@ std::optional<Value> StoredRun::attribute(const std::string& name) const {
 }
 
 StoredRun read_store(const std::string& path) {
+  if (!std::filesystem::is_regular_file(path))
+    throw InputError(path, "no such results file", "an existing .h5 file written by sinkbench");
   verify_hdf5_file(path);
   StoredRun run;
   run.path = path;

@@ -73,4 +73,36 @@ inline std::filesystem::path fresh_dir(const std::string& name) {
   return d;
 }
 
+// Starts a program without waiting: stdout and stderr go to `log`, `extra_env` ("K=V") is added
+// to the environment. Returns the pid, -1 if it could not start.
+inline pid_t spawn_child(std::vector<std::string> argv, const std::string& log,
+                         const std::vector<std::string>& extra_env = {}) {
+  std::vector<char*> args;
+  for (auto& a : argv)
+    args.push_back(a.data());
+  args.push_back(nullptr);
+  std::vector<std::string> env_store(extra_env);
+  for (char** e = environ; *e; ++e)
+    env_store.push_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_store)
+    envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  pid_t pid = -1;
+  if (posix_spawnp(&pid, args[0], &fa, nullptr, args.data(), envp.data()) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&fa);
+  return pid;
+}
+
+// Exit code of a spawned child; 128 + signal when a signal ended it.
+inline int wait_child(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 }  // namespace sinkbench::test

@@ -216,6 +216,59 @@ TEST(Cli, ResumeSurvivesACorruptCaseArraysFileAndACutJournalLine) {
   EXPECT_FALSE(fs::exists(out + ".arrays"));
 }
 
+// Issue 18 item 5: a killed --keep-arrays run resumes with every committed case (their arrays
+// are intact files of their own), instead of computing them all again.
+TEST(Cli, ResumeOfAKeepArraysRunKeepsEveryCommittedCase) {
+  const Env env = make_env("arrays_resume");
+  const std::string clean = env.dir + "/clean.h5", out = env.dir + "/out.h5";
+  const Result full = run(env, {"run", "--suite", env.suite, "-o", clean, "--keep-arrays"});
+  ASSERT_TRUE(full.code == 0 || full.code == 1) << full.output;
+  const pid_t pid = spawn({"run", "--suite", env.suite, "-o", out, "--keep-arrays"},
+                          env.dir + "/k.log", {"SINKBENCH_TEST_COMMIT_DELAY_MS=100"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (committed_cases(out + ".journal") < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ::kill(pid, SIGKILL);
+  wait_exit(pid);
+  const int committed = committed_cases(out + ".journal");
+  ASSERT_GE(committed, 4);
+  const Result resumed =
+      run(env, {"run", "--suite", env.suite, "-o", out, "--keep-arrays", "--resume"});
+  EXPECT_EQ(resumed.code, full.code) << resumed.output;
+  EXPECT_NE(resumed.output.find(std::to_string(committed) + " of " + std::to_string(kTinyCases) +
+                                " cases committed"),
+            std::string::npos)
+      << resumed.output;
+  expect_same_run(out, clean);
+  for (const Row& r : read_store(out).cases.rows)
+    EXPECT_TRUE(has_arrays(out, std::get<std::string>(r.front())));
+}
+
+// Issue 18 item 7: a second run to the same -o, or a --resume while the first runs, is refused
+// up front naming the holder; the first run finishes undisturbed.
+TEST(Cli, ASecondWriterOfTheSameOutputIsRefusedNamingTheHolder) {
+  const Env env = make_env("lock");
+  const std::string out = env.dir + "/out.h5";
+  const pid_t pid = spawn({"run", "--suite", env.suite, "-o", out}, env.dir + "/first.log",
+                          {"SINKBENCH_TEST_COMMIT_DELAY_MS=150"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (committed_cases(out + ".journal") < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"run", "--suite", env.suite, "-o", out},
+           {"run", "--suite", env.suite, "-o", out, "--resume"}}) {
+    const Result second = run(env, args);
+    EXPECT_EQ(second.code, 2) << second.output;
+    EXPECT_NE(second.output.find("is being written by pid " + std::to_string(pid)),
+              std::string::npos)
+        << second.output;
+  }
+  const int code = wait_exit(pid);
+  EXPECT_TRUE(code == 0 || code == 1) << slurp(env.dir + "/first.log");
+  EXPECT_EQ(read_store(out).cases.rows.size(), kTinyCases);
+  EXPECT_FALSE(fs::exists(out + ".lock"));
+}
+
 TEST(Cli, ShardsMergeToTheUnshardedRun) {
   const Env env = make_env("shards");
   const std::string clean = env.dir + "/all.h5";

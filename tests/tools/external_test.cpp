@@ -26,6 +26,13 @@ namespace fs = std::filesystem;
 using test::fresh_dir;
 using test::run_child;
 
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 // Three small cases (fp32, fp16, bf16) with a window of 7 and learned sinks.
 const std::string kFilter = "mask=sliding_window,window=7,sq=113,gqa=8";
 
@@ -356,6 +363,10 @@ TEST(External, TamperedInputsAndForeignFilesExitTwo) {
   const fs::path d = fresh_dir("external_tamper");
   const fs::path file = exported(d);
   fill(file, "tiled", tiled());
+  // A good results file at -o survives a later check that refuses its input (issue 18 item 3).
+  const fs::path keep = d / "keep.h5";
+  ASSERT_EQ(sinkbench({"check", file.string(), "-o", keep.string()}, d / "keep.log").code, 0);
+  const std::string kept = slurp(keep);
   const std::string id = case_id(exported_cases()[1]);
   {
     const hid_t h = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
@@ -384,6 +395,9 @@ TEST(External, TamperedInputsAndForeignFilesExitTwo) {
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("/cases/" + id + "/k"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("modified"), std::string::npos) << r.output;
+  const auto refused = sinkbench({"check", file.string(), "-o", keep.string()}, d / "k2.log");
+  EXPECT_EQ(refused.code, 2) << refused.output;
+  EXPECT_EQ(slurp(keep), kept) << "a refused check replaced " << keep;
 
   // A results file is not an exchange file; an export with no outputs has nothing to judge.
   fs::create_directories(d / "fresh");
