@@ -15,8 +15,8 @@
 #include <random>
 #include <thread>
 
-#include "reports/arrays.h"
-#include "reports/store.h"
+#include "reports/store/arrays.h"
+#include "reports/store/store.h"
 #include "tests/support/test_seed.h"
 #include "tests/tools/child.h"
 
