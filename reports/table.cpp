@@ -61,8 +61,67 @@ const std::vector<Column>& case_columns() {
   return cols;
 }
 
+namespace {
+
+// Gradient columns, one block after the forward's: the backward verdict, then these metrics per
+// gradient, named "<gradient>_<metric>" (dq_budget, dsinks_nan_count, ...), then its timing.
+struct GradField {
+  const char* name;
+  Kind kind;
+  Value (*get)(const GradMetrics&);
+};
+
+const std::vector<GradField>& grad_fields() {
+  static const std::vector<GradField> f = {
+      {"elements", Kind::i64, [](const GradMetrics& m) { return Value(m.elements); }},
+      {"max_abs", Kind::f64, [](const GradMetrics& m) { return Value(m.max_abs); }},
+      {"rel_l2", Kind::f64, [](const GradMetrics& m) { return Value(m.rel_l2); }},
+      {"cw", Kind::f64, [](const GradMetrics& m) { return Value(m.cw); }},
+      {"floor_cw", Kind::f64, [](const GradMetrics& m) { return Value(m.floor_cw); }},
+      {"floor_ratio", Kind::f64, [](const GradMetrics& m) { return Value(m.floor_ratio); }},
+      {"budget", Kind::f64, [](const GradMetrics& m) { return Value(m.budget); }},
+      {"nan_count", Kind::i64, [](const GradMetrics& m) { return Value(m.nan_count); }},
+      {"inf_count", Kind::i64, [](const GradMetrics& m) { return Value(m.inf_count); }},
+      {"worst_seq", Kind::i64, [](const GradMetrics& m) { return Value(int64_t(m.worst_seq)); }},
+      {"worst_row", Kind::i64, [](const GradMetrics& m) { return Value(m.worst_row); }},
+      {"worst_head", Kind::i64, [](const GradMetrics& m) { return Value(int64_t(m.worst_head)); }},
+      {"worst_dim", Kind::i64, [](const GradMetrics& m) { return Value(int64_t(m.worst_dim)); }},
+      {"worst_got", Kind::f64, [](const GradMetrics& m) { return Value(m.worst_got); }},
+      {"worst_want", Kind::f64, [](const GradMetrics& m) { return Value(m.worst_want); }},
+  };
+  return f;
+}
+
+std::vector<Column> with_grad_columns(std::vector<Column> cols) {
+  for (const char* name : {"grad_status", "grad_bound", "grad_detail"})
+    cols.push_back({name, Kind::str});
+  for (Grad g : kGrads)
+    for (const GradField& f : grad_fields())
+      cols.push_back({std::string(grad_name(g)) + "_" + f.name, f.kind});
+  cols.push_back({"bwd_seconds", Kind::f64, true});
+  return cols;
+}
+
+// Forward-only cases: empty verdict texts; metrics NaN (counts 0) unless judged.
+Row with_grad_values(Row row, const Outcome& r) {
+  const std::optional<Verdict>& v = r.grad_verdict;
+  const bool judged = v && (v->status == Status::pass || v->status == Status::fail);
+  row.push_back(v ? std::string(status_name(v->status)) : "");
+  row.push_back(v ? v->bound : "");
+  row.push_back(v ? v->detail : "");
+  for (Grad g : kGrads)
+    for (const GradField& f : grad_fields())
+      row.push_back(judged                ? f.get(r.grad_metrics.of(g))
+                    : f.kind == Kind::i64 ? Value(int64_t(0))
+                                          : Value(double(NAN)));
+  row.push_back(r.bwd_seconds);
+  return row;
+}
+
+}  // namespace
+
 const std::vector<Column>& result_columns() {
-  static const std::vector<Column> cols = {
+  static const std::vector<Column> cols = with_grad_columns({
       {"case_id", Kind::str},
       {"impl", Kind::str},
       {"family", Kind::str},
@@ -95,7 +154,7 @@ const std::vector<Column>& result_columns() {
       {"flops", Kind::f64},
       {"seconds", Kind::f64, true},
       {"wall_seconds", Kind::f64, true},
-  };
+  });
   return cols;
 }
 
@@ -136,7 +195,7 @@ Row case_row(const CaseSpec& c, int64_t evaluated_rows, int64_t evaluated_heads,
 
 Row result_row(const CaseSpec& c, const Outcome& r) {
   const Metrics& m = r.metrics;
-  return {case_id(c),
+  Row row{case_id(c),
           r.impl,
           r.family,
           r.device,
@@ -168,6 +227,7 @@ Row result_row(const CaseSpec& c, const Outcome& r) {
           forward_flops(c),
           r.seconds,
           r.wall_seconds};
+  return with_grad_values(std::move(row), r);
 }
 
 Row without_timing(const std::vector<Column>& columns, const Row& row) {
