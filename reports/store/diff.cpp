@@ -173,7 +173,31 @@ class Differ {
         bad.push_back(
             fmt::format("{} x{:.3g} ({:.3g} -> {:.3g})", metric, g > 0 ? r / g : INFINITY, g, r));
     }
+    gradient_metrics(G, gi, R, ri, bad);
     if (!bad.empty()) add("metric", key.first, key.second, fmt::format("{}", join(bad)), true);
+  }
+
+  // The same checks per gradient (columns "<grad>_budget", ...), where both runs judged it.
+  void gradient_metrics(const Table& G, size_t gi, const Table& R, size_t ri,
+                        std::vector<std::string>& bad) const {
+    if (G.text(gi, "grad_status") != "pass" && G.text(gi, "grad_status") != "fail") return;
+    if (R.text(ri, "grad_status") != "pass" && R.text(ri, "grad_status") != "fail") return;
+    for (Grad gr : kGrads) {
+      const std::string n(grad_name(gr));
+      const double g = G.number(gi, n + "_budget"), r = R.number(ri, n + "_budget");
+      if (g <= 1 && r > 1)
+        bad.push_back(fmt::format("{}_budget crossed 1 ({:.3g} -> {:.3g})", n, g, r));
+      for (const std::string& count : {n + "_nan_count", n + "_inf_count"}) {
+        const int64_t gc = G.integer(gi, count), rc = R.integer(ri, count);
+        if (rc > gc) bad.push_back(fmt::format("{} {} -> {}", count, gc, rc));
+      }
+      for (const std::string& metric : {n + "_budget", n + "_cw", n + "_rel_l2", n + "_max_abs"}) {
+        const double gm = G.number(gi, metric), rm = R.number(ri, metric);
+        if (rm > rules_.growth * gm && rm > 0 && r >= rules_.noise_budget)
+          bad.push_back(fmt::format("{} x{:.3g} ({:.3g} -> {:.3g})", metric,
+                                    gm > 0 ? rm / gm : INFINITY, gm, rm));
+      }
+    }
   }
 
   static std::string join(const std::vector<std::string>& v) {
@@ -220,9 +244,10 @@ class Differ {
       diff = std::isnan(d) ? INFINITY : std::max(diff, d);
     }
     const double rel = scale > 0 ? diff / scale : diff;
-    // The oracle's answers (o, lse) are FP64; its error scales (m) come from float GEMMs, whose
-    // last bits depend on the machine's SIMD width.
-    const bool answer = name == "oracle/o" || name == "oracle/lse";
+    // The oracle's answers (o, lse, gradients) are FP64; its error scales (m) come from float
+    // GEMMs, whose last bits depend on the machine's SIMD width.
+    const bool answer = name == "oracle/o" || name == "oracle/lse" || name == "oracle/dq" ||
+                        name == "oracle/dk" || name == "oracle/dv" || name == "oracle/dsinks";
     const double allowed = answer ? rules_.oracle_rel : rules_.scale_rel;
     if (rel > allowed)
       add("oracle_drift", id, "",

@@ -91,75 +91,165 @@ const Metrics& m(const R& x) {
   return x.outcome.metrics;
 }
 
-std::vector<ColumnDef<ResultFacts>>& mutable_result_schema() {
-  static std::vector<ColumnDef<R>> cols = {
-      {"case_id", Kind::str, [](const R& x) -> Value { return case_id(x.spec); },
-       "the case's id (cases.case_id)"},
-      {"impl", Kind::str, [](const R& x) -> Value { return x.outcome.impl; },
-       "implementation name (family/device)"},
-      {"family", Kind::str, [](const R& x) -> Value { return x.outcome.family; },
-       "algorithm family"},
-      {"device", Kind::str, [](const R& x) -> Value { return x.outcome.device; },
-       "cpu, cuda or external"},
-      {"dtype", Kind::str,
-       [](const R& x) -> Value { return std::string(dtype_name(x.spec.dtype)); },
-       "the case's dtype"},
-      {"mask", Kind::str,
-       [](const R& x) -> Value { return std::string(mask_name(x.spec.mask.kind)); },
-       "the case's mask kind"},
-      {"status", Kind::str,
-       [](const R& x) -> Value { return std::string(status_name(x.outcome.verdict.status)); },
-       "pass, fail, skip or error", 1, false, Range::status},
-      {"bound", Kind::str, [](const R& x) -> Value { return x.outcome.verdict.bound; },
-       "the failed bound: nan, inf, lse_nan, o_bound, lse_bound, floor_ratio_min"},
-      {"detail", Kind::str, [](const R& x) -> Value { return x.outcome.verdict.detail; },
-       "the verdict's sentence, the skip reason or the error message"},
-      {"diagnosis", Kind::str, [](const R& x) -> Value { return x.outcome.diagnosis; },
-       "the known defects that explain a failure (oracle/defects.h), or that none does", 2},
-      {"elements", Kind::i64, [](const R& x) -> Value { return m(x).elements; },
-       "judged output elements", 1, false, Range::count},
-      {"max_abs", Kind::f64, [](const R& x) -> Value { return m(x).max_abs; }, "max |o^ - o|"},
-      {"rel_l2", Kind::f64, [](const R& x) -> Value { return m(x).rel_l2; }, "||o^ - o|| / ||o||"},
-      {"cw", Kind::f64, [](const R& x) -> Value { return m(x).cw; },
-       "componentwise error in units of u·P|V|"},
-      {"floor_cw", Kind::f64, [](const R& x) -> Value { return m(x).floor_cw; },
-       "cw of the exactly rounded output"},
-      {"floor_l2", Kind::f64, [](const R& x) -> Value { return m(x).floor_l2; },
-       "rel_l2 of the exactly rounded output"},
-      {"floor_ratio", Kind::f64, [](const R& x) -> Value { return m(x).floor_ratio; },
-       "rel_l2 / floor_l2"},
-      {"o_budget", Kind::f64, [](const R& x) -> Value { return m(x).o_budget; },
-       "max |o^ - o| / bound (passes when <= 1)"},
-      {"lse_abs", Kind::f64, [](const R& x) -> Value { return m(x).lse_abs; }, "max |lse^ - lse|"},
-      {"lse_budget", Kind::f64, [](const R& x) -> Value { return m(x).lse_budget; },
-       "max |lse^ - lse| / lse bound (passes when <= 1)"},
-      {"nan_count", Kind::i64, [](const R& x) -> Value { return m(x).nan_count; },
-       "NaN in o^ where the oracle is finite", 1, false, Range::count},
-      {"inf_count", Kind::i64, [](const R& x) -> Value { return m(x).inf_count; }, "±inf in o^", 1,
-       false, Range::count},
-      {"lse_nan_count", Kind::i64, [](const R& x) -> Value { return m(x).lse_nan_count; },
-       "NaN in lse^", 1, false, Range::count},
-      {"worst_seq", Kind::i64, [](const R& x) -> Value { return int64_t(m(x).worst_seq); },
-       "sequence of the element with the largest o_budget"},
-      {"worst_row", Kind::i64, [](const R& x) -> Value { return m(x).worst_row; }, "its query row"},
-      {"worst_head", Kind::i64, [](const R& x) -> Value { return int64_t(m(x).worst_head); },
+// A gradient's metric, as its columns "<gradient>_<metric>" (dq_budget, dsinks_nan_count, ...).
+struct GradField {
+  const char* name;
+  Kind kind;
+  Value (*get)(const GradMetrics&);
+  const char* description;
+  Range range = Range::any;
+};
+
+const std::vector<GradField>& grad_fields() {
+  static const std::vector<GradField> f = {
+      {"elements", Kind::i64, [](const GradMetrics& g) { return Value(g.elements); },
+       "judged elements", Range::count},
+      {"max_abs", Kind::f64, [](const GradMetrics& g) { return Value(g.max_abs); }, "max |g^ - g|"},
+      {"rel_l2", Kind::f64, [](const GradMetrics& g) { return Value(g.rel_l2); },
+       "||g^ - g|| / ||g||"},
+      {"cw", Kind::f64, [](const GradMetrics& g) { return Value(g.cw); },
+       "componentwise error in units of u times the gradient's error scale"},
+      {"floor_cw", Kind::f64, [](const GradMetrics& g) { return Value(g.floor_cw); },
+       "cw of the exactly rounded gradient"},
+      {"floor_ratio", Kind::f64, [](const GradMetrics& g) { return Value(g.floor_ratio); },
+       "rel_l2 over that of the exactly rounded gradient"},
+      {"budget", Kind::f64, [](const GradMetrics& g) { return Value(g.budget); },
+       "max |g^ - g| / bound (passes when <= 1)"},
+      {"nan_count", Kind::i64, [](const GradMetrics& g) { return Value(g.nan_count); },
+       "NaN where the oracle is finite", Range::count},
+      {"inf_count", Kind::i64, [](const GradMetrics& g) { return Value(g.inf_count); }, "±inf",
+       Range::count},
+      {"worst_seq", Kind::i64, [](const GradMetrics& g) { return Value(int64_t(g.worst_seq)); },
+       "sequence of the element with the largest budget"},
+      {"worst_row", Kind::i64, [](const GradMetrics& g) { return Value(g.worst_row); },
+       "its row (query row for dq, key row for dk/dv)"},
+      {"worst_head", Kind::i64, [](const GradMetrics& g) { return Value(int64_t(g.worst_head)); },
        "its head"},
-      {"worst_dim", Kind::i64, [](const R& x) -> Value { return int64_t(m(x).worst_dim); },
+      {"worst_dim", Kind::i64, [](const GradMetrics& g) { return Value(int64_t(g.worst_dim)); },
        "its dimension"},
-      {"worst_got", Kind::f64, [](const R& x) -> Value { return m(x).worst_got; },
+      {"worst_got", Kind::f64, [](const GradMetrics& g) { return Value(g.worst_got); },
        "the implementation's value there"},
-      {"worst_want", Kind::f64, [](const R& x) -> Value { return m(x).worst_want; },
+      {"worst_want", Kind::f64, [](const GradMetrics& g) { return Value(g.worst_want); },
        "the oracle's value there"},
-      {"min_floor_ratio", Kind::f64,
-       [](const R& x) -> Value { return x.outcome.min_floor_ratio.value_or(NAN); },
-       "the implementation's predicted floor ratio (NaN: none)"},
-      {"flops", Kind::f64, [](const R& x) -> Value { return forward_flops(x.spec); },
-       "4·D·visible pairs"},
-      {"seconds", Kind::f64, [](const R& x) -> Value { return x.outcome.seconds; },
-       "the implementation's own timing, else wall", 1, true, Range::seconds},
-      {"wall_seconds", Kind::f64, [](const R& x) -> Value { return x.outcome.wall_seconds; },
-       "host time around forward()", 1, true, Range::seconds},
   };
+  return f;
+}
+
+bool grad_judged(const Outcome& r) {
+  const std::optional<Verdict>& v = r.grad_verdict;
+  return v && (v->status == Status::pass || v->status == Status::fail);
+}
+
+// The backward's columns, added in schema 2 after the forward's: its verdict, the metrics of
+// each gradient (forward-only or unjudged rows: NaN, counts 0), its timing.
+void add_gradient_columns(std::vector<ColumnDef<ResultFacts>>& cols) {
+  cols.push_back({"grad_status", Kind::str,
+                  [](const R& x) -> Value {
+                    const auto& v = x.outcome.grad_verdict;
+                    return v ? std::string(status_name(v->status)) : std::string();
+                  },
+                  "the backward verdict: pass, fail, skip, error, or empty without a backward", 2});
+  cols.push_back({"grad_bound", Kind::str,
+                  [](const R& x) -> Value {
+                    const auto& v = x.outcome.grad_verdict;
+                    return v ? v->bound : std::string();
+                  },
+                  "the failed gradient bound", 2});
+  cols.push_back({"grad_detail", Kind::str,
+                  [](const R& x) -> Value {
+                    const auto& v = x.outcome.grad_verdict;
+                    return v ? v->detail : std::string();
+                  },
+                  "the backward verdict's sentence or skip reason", 2});
+  for (const Grad g : kGrads)
+    for (const GradField& f : grad_fields())
+      cols.push_back({std::string(grad_name(g)) + "_" + f.name, f.kind,
+                      [g, get = f.get, kind = f.kind](const R& x) -> Value {
+                        if (grad_judged(x.outcome)) return get(x.outcome.grad_metrics.of(g));
+                        return kind == Kind::i64 ? Value(int64_t(0)) : Value(double(NAN));
+                      },
+                      std::string(grad_name(g)) + ": " + f.description, 2, false, f.range});
+  cols.push_back({"bwd_seconds", Kind::f64,
+                  [](const R& x) -> Value { return x.outcome.bwd_seconds; },
+                  "the implementation's own timing of the backward", 2, true, Range::seconds});
+}
+
+std::vector<ColumnDef<ResultFacts>>& mutable_result_schema() {
+  static std::vector<ColumnDef<R>> cols = [] {
+    std::vector<ColumnDef<R>> forward = {
+        {"case_id", Kind::str, [](const R& x) -> Value { return case_id(x.spec); },
+         "the case's id (cases.case_id)"},
+        {"impl", Kind::str, [](const R& x) -> Value { return x.outcome.impl; },
+         "implementation name (family/device)"},
+        {"family", Kind::str, [](const R& x) -> Value { return x.outcome.family; },
+         "algorithm family"},
+        {"device", Kind::str, [](const R& x) -> Value { return x.outcome.device; },
+         "cpu, cuda or external"},
+        {"dtype", Kind::str,
+         [](const R& x) -> Value { return std::string(dtype_name(x.spec.dtype)); },
+         "the case's dtype"},
+        {"mask", Kind::str,
+         [](const R& x) -> Value { return std::string(mask_name(x.spec.mask.kind)); },
+         "the case's mask kind"},
+        {"status", Kind::str,
+         [](const R& x) -> Value { return std::string(status_name(x.outcome.verdict.status)); },
+         "pass, fail, skip or error", 1, false, Range::status},
+        {"bound", Kind::str, [](const R& x) -> Value { return x.outcome.verdict.bound; },
+         "the failed bound: nan, inf, lse_nan, o_bound, lse_bound, floor_ratio_min"},
+        {"detail", Kind::str, [](const R& x) -> Value { return x.outcome.verdict.detail; },
+         "the verdict's sentence, the skip reason or the error message"},
+        {"diagnosis", Kind::str, [](const R& x) -> Value { return x.outcome.diagnosis; },
+         "the known defects that explain a failure (oracle/defects.h), or that none does", 2},
+        {"elements", Kind::i64, [](const R& x) -> Value { return m(x).elements; },
+         "judged output elements", 1, false, Range::count},
+        {"max_abs", Kind::f64, [](const R& x) -> Value { return m(x).max_abs; }, "max |o^ - o|"},
+        {"rel_l2", Kind::f64, [](const R& x) -> Value { return m(x).rel_l2; },
+         "||o^ - o|| / ||o||"},
+        {"cw", Kind::f64, [](const R& x) -> Value { return m(x).cw; },
+         "componentwise error in units of u·P|V|"},
+        {"floor_cw", Kind::f64, [](const R& x) -> Value { return m(x).floor_cw; },
+         "cw of the exactly rounded output"},
+        {"floor_l2", Kind::f64, [](const R& x) -> Value { return m(x).floor_l2; },
+         "rel_l2 of the exactly rounded output"},
+        {"floor_ratio", Kind::f64, [](const R& x) -> Value { return m(x).floor_ratio; },
+         "rel_l2 / floor_l2"},
+        {"o_budget", Kind::f64, [](const R& x) -> Value { return m(x).o_budget; },
+         "max |o^ - o| / bound (passes when <= 1)"},
+        {"lse_abs", Kind::f64, [](const R& x) -> Value { return m(x).lse_abs; },
+         "max |lse^ - lse|"},
+        {"lse_budget", Kind::f64, [](const R& x) -> Value { return m(x).lse_budget; },
+         "max |lse^ - lse| / lse bound (passes when <= 1)"},
+        {"nan_count", Kind::i64, [](const R& x) -> Value { return m(x).nan_count; },
+         "NaN in o^ where the oracle is finite", 1, false, Range::count},
+        {"inf_count", Kind::i64, [](const R& x) -> Value { return m(x).inf_count; }, "±inf in o^",
+         1, false, Range::count},
+        {"lse_nan_count", Kind::i64, [](const R& x) -> Value { return m(x).lse_nan_count; },
+         "NaN in lse^", 1, false, Range::count},
+        {"worst_seq", Kind::i64, [](const R& x) -> Value { return int64_t(m(x).worst_seq); },
+         "sequence of the element with the largest o_budget"},
+        {"worst_row", Kind::i64, [](const R& x) -> Value { return m(x).worst_row; },
+         "its query row"},
+        {"worst_head", Kind::i64, [](const R& x) -> Value { return int64_t(m(x).worst_head); },
+         "its head"},
+        {"worst_dim", Kind::i64, [](const R& x) -> Value { return int64_t(m(x).worst_dim); },
+         "its dimension"},
+        {"worst_got", Kind::f64, [](const R& x) -> Value { return m(x).worst_got; },
+         "the implementation's value there"},
+        {"worst_want", Kind::f64, [](const R& x) -> Value { return m(x).worst_want; },
+         "the oracle's value there"},
+        {"min_floor_ratio", Kind::f64,
+         [](const R& x) -> Value { return x.outcome.min_floor_ratio.value_or(NAN); },
+         "the implementation's predicted floor ratio (NaN: none)"},
+        {"flops", Kind::f64, [](const R& x) -> Value { return forward_flops(x.spec); },
+         "4·D·visible pairs"},
+        {"seconds", Kind::f64, [](const R& x) -> Value { return x.outcome.seconds; },
+         "the implementation's own timing, else wall", 1, true, Range::seconds},
+        {"wall_seconds", Kind::f64, [](const R& x) -> Value { return x.outcome.wall_seconds; },
+         "host time around forward()", 1, true, Range::seconds},
+    };
+    add_gradient_columns(forward);
+    return forward;
+  }();
   return cols;
 }
 

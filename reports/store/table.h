@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cases/case_spec.h"
+#include "oracle/grad_verdict.h"
 #include "oracle/verdict.h"
 
 namespace sinkbench {
@@ -69,6 +70,12 @@ struct Outcome {
   std::optional<double> min_floor_ratio;  // the impl's predicted floor, if any
   double seconds = 0;                     // the impl's own timing (0 if it reports none)
   double wall_seconds = 0;                // host time around forward()
+  // Backward pass of a `grad: do` case: its verdict (nullopt for forward-only cases; skip with
+  // the reason where the implementation has none), metrics (meaningful for pass and fail) and
+  // the implementation's own timing of it.
+  std::optional<Verdict> grad_verdict;
+  BackwardMetrics grad_metrics;
+  double bwd_seconds = 0;
 };
 
 // What a `cases` row is built from.

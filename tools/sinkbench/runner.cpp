@@ -12,7 +12,9 @@
 #include "cases/resources.h"
 #include "core/error.h"
 #include "oracle/defects.h"
+#include "oracle/grad_verdict.h"
 #include "oracle/oracle.h"
+#include "oracle/oracle_bwd.h"
 #include "oracle/verdict.h"
 
 namespace sinkbench {
@@ -110,6 +112,55 @@ CaseRecord unrunnable(const CaseSpec& c, const std::vector<ImplChoice>& impls,
   return rec;
 }
 
+void add_grad_arrays(CaseRecord& rec, const GradInputs& g, const OracleBackward& ref) {
+  rec.arrays.push_back(tensor_array("inputs/d_o", g.d_o));
+  if (!g.dlse.empty())
+    rec.arrays.push_back(float_array("inputs/dlse", {int64_t(g.dlse.size())}, g.dlse));
+  const int64_t D = ref.head_dim;
+  const int64_t rows = int64_t(ref.rows.size()), heads = int64_t(ref.rows.heads.size());
+  const int64_t keys = int64_t(ref.keys.size()), kv = int64_t(ref.keys.heads.size());
+  rec.arrays.push_back(double_array("oracle/dq", {rows, heads, D}, ref.dq.value));
+  rec.arrays.push_back(double_array("oracle/dk", {keys, kv, D}, ref.dk.value));
+  rec.arrays.push_back(double_array("oracle/dv", {keys, kv, D}, ref.dv.value));
+  if (!ref.dsinks.value.empty())
+    rec.arrays.push_back(double_array("oracle/dsinks", {heads}, ref.dsinks.value));
+  rec.arrays.push_back(int_array("oracle/key_seq", {keys},
+                                 std::vector<int64_t>(ref.keys.seq.begin(), ref.keys.seq.end())));
+  rec.arrays.push_back(int_array("oracle/key", {keys}, ref.keys.row));
+  rec.arrays.push_back(int_array(
+      "oracle/kv_heads", {kv}, std::vector<int64_t>(ref.keys.heads.begin(), ref.keys.heads.end())));
+}
+
+void add_impl_grad_arrays(CaseRecord& rec, const std::string& impl, const BackwardResult& b) {
+  rec.arrays.push_back(tensor_array(array_name(impl) + "/dq", b.dq));
+  rec.arrays.push_back(tensor_array(array_name(impl) + "/dk", b.dk));
+  rec.arrays.push_back(tensor_array(array_name(impl) + "/dv", b.dv));
+  if (!b.dsinks.empty())
+    rec.arrays.push_back(
+        float_array(array_name(impl) + "/dsinks", {int64_t(b.dsinks.size())}, b.dsinks));
+}
+
+// The backward pass of a `grad: do` case after the forward `f`: judged against `ref`; a gradient
+// failure makes the row fail (after any forward failure, which comes first).
+void run_backward(const Impl& impl, const CaseSpec& c, const Inputs& in, const GradInputs& g,
+                  const ForwardResult& f, const OracleBackward* ref, bool keep_arrays,
+                  CaseRecord& rec, Outcome& r) {
+  const Support s = impl.supports_backward(c);
+  if (!s.ok) {
+    r.grad_verdict = Verdict{Status::skip, "", s.reason};
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const BackwardResult b = impl.backward(c, in, f, g);
+  const double wall = seconds_since(t0);
+  r.bwd_seconds = b.seconds > 0 ? b.seconds : wall;
+  r.grad_metrics = measure_backward(c, in.layout, *ref, b.dq, b.dk, b.dv, b.dsinks);
+  r.grad_verdict = judge_backward(c, r.grad_metrics);
+  if (r.verdict.status == Status::pass && r.grad_verdict->status == Status::fail)
+    r.verdict = *r.grad_verdict;
+  if (keep_arrays) add_impl_grad_arrays(rec, impl.name(), b);
+}
+
 }  // namespace
 
 std::vector<ImplChoice> select_impls(const std::vector<std::string>& names,
@@ -168,9 +219,24 @@ CaseRecord run_case(const CaseSpec& c, const std::vector<ImplChoice>& impls, boo
     ref = oracle_forward(c, in);
     oracle_seconds = seconds_since(t0);
   }
+  // Gradients and the backward oracle for `grad: do` cases that some implementation can run.
+  GradInputs grads;
+  std::optional<OracleBackward> ref_bwd;
+  if (c.has_grad()) {
+    grads = generate_grads(c, in.layout);
+    bool any_bwd = keep_arrays;
+    for (size_t k = 0; k < impls.size(); ++k)
+      any_bwd = any_bwd || (support[k].ok && impls[k].impl->supports_backward(c).ok);
+    if (any_bwd) {
+      const auto t0 = std::chrono::steady_clock::now();
+      ref_bwd = oracle_backward(c, in, grads, grad_logit_error(c));
+      oracle_seconds += seconds_since(t0);
+    }
+  }
   if (keep_arrays) {
     add_input_arrays(rec, c, in);
     add_oracle_arrays(rec, *ref);
+    if (ref_bwd) add_grad_arrays(rec, grads, *ref_bwd);
   }
   for (size_t k = 0; k < impls.size(); ++k) {
     const Impl& impl = *impls[k].impl;
@@ -197,9 +263,12 @@ CaseRecord run_case(const CaseSpec& c, const std::vector<ImplChoice>& impls, boo
         rec.arrays.push_back(
             float_array(array_name(impl.name()) + "/lse", {int64_t(f.lse.size())}, f.lse));
       }
+      if (c.has_grad())
+        run_backward(impl, c, in, grads, f, ref_bwd ? &*ref_bwd : nullptr, keep_arrays, rec, r);
     } catch (const std::exception& e) {
       r.metrics = {};
       r.verdict = {Status::error, "", e.what()};
+      if (c.has_grad()) r.grad_verdict = Verdict{Status::error, "", e.what()};
     }
     rec.results.push_back(result_row(c, r));
   }
