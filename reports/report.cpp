@@ -17,6 +17,7 @@
 
 #include "bench/flop_model.h"
 #include "core/error.h"
+#include "oracle/defects.h"
 #include "reports/store.h"
 
 namespace sinkbench {
@@ -27,7 +28,7 @@ using nlohmann::json;
 
 // One result row with what the report needs from its case.
 struct Entry {
-  std::string file, case_id, label, impl, device, dtype, mask, status, bound, detail;
+  std::string file, case_id, label, impl, device, dtype, mask, status, bound, detail, diagnosis;
   int64_t sq = 0, sk = 0, gqa = 0, head_dim = 0, worst_row = 0;
   double rel_l2 = 0, cw = 0, floor_l2 = 0, floor_cw = 0, floor_ratio = 0, o_budget = 0,
          lse_budget = 0, seconds = 0, tflops = 0, gbs = 0, ratio = 0;
@@ -76,7 +77,8 @@ std::vector<Entry> entries_of(const StoredRun& run, const std::string& tag) {
                               {&e.mask, "mask"},
                               {&e.status, "status"},
                               {&e.bound, "bound"},
-                              {&e.detail, "detail"}})
+                              {&e.detail, "detail"},
+                              {&e.diagnosis, "diagnosis"}})
       *field = R.text(i, col);
     e.sq = run.cases.integer(c, "sq");
     e.sk = run.cases.integer(c, "sk");
@@ -227,11 +229,12 @@ std::string worst_md(const std::vector<Entry>& all, int limit) {
   std::string s = fmt::format(
       "## Worst cases\n\nFailures first, then by the larger of o_budget and lse_budget (the "
       "policy passes at <= 1).\n\n| implementation | case | status | failed bound | o_budget | "
-      "lse_budget | floor ratio | detail |\n|---|---|---|---|--:|--:|--:|---|\n");
+      "lse_budget | floor ratio | detail | diagnosis |\n|---|---|---|---|--:|--:|--:|---|---|\n");
   for (const Entry* e : v)
-    s += fmt::format("| `{}` | {} `{}` | {} | {} | {:.3g} | {:.3g} | {:.3g} | {} |\n", e->impl,
-                     cell(e->label), e->case_id, e->status, e->bound.empty() ? "—" : e->bound,
-                     e->o_budget, e->lse_budget, e->floor_ratio, cell(e->detail));
+    s += fmt::format("| `{}` | {} `{}` | {} | {} | {:.3g} | {:.3g} | {:.3g} | {} | {} |\n",
+                     e->impl, cell(e->label), e->case_id, e->status,
+                     e->bound.empty() ? "—" : e->bound, e->o_budget, e->lse_budget, e->floor_ratio,
+                     cell(e->detail), cell(diagnosis_line(e->diagnosis)));
   return s + "\n";
 }
 
@@ -313,7 +316,8 @@ json entries_json(const std::vector<Entry>& all) {
                     {"tflops", num(e.tflops)},
                     {"gbs", num(e.gbs)},
                     {"ratio", num(e.ratio)},
-                    {"detail", e.detail}});
+                    {"detail", e.detail},
+                    {"diagnosis", e.diagnosis}});
   return rows;
 }
 

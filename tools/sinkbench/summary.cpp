@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "oracle/defects.h"
 #include "reports/table.h"
 
 namespace sinkbench {
@@ -30,6 +31,12 @@ double severity(const Row& row, const std::string& bound) {
   if (bound == "lse_nan") return number(row, "lse_nan_count");
   if (bound == "floor_ratio_min") return -number(row, "floor_ratio");
   return 0;
+}
+
+// The verdict's sentence, and for a failure the defect models that explain it.
+std::string with_diagnosis(const Row& row) {
+  const std::string d = diagnosis_line(cell(row, "diagnosis"));
+  return d.empty() ? cell(row, "detail") : cell(row, "detail") + "; " + d;
 }
 
 std::string duration(double s) {
@@ -71,7 +78,7 @@ void Summary::add(const CaseRecord& rec) {
     if (!w) continue;
     ++w->count;
     if (w->count == 1 || sev > w->severity)
-      *w = {w->count, sev, rec.id(), label, cell(row, "detail")};
+      *w = {w->count, sev, rec.id(), label, with_diagnosis(row)};
   }
 }
 
