@@ -19,6 +19,7 @@
 
 #include "cases/flop_model.h"
 #include "core/error.h"
+#include "oracle/defects.h"
 #include "reports/render/web_assets.h"
 #include "reports/store/store.h"
 
@@ -289,8 +290,9 @@ std::string worst_md(const std::vector<Entry>& all, int limit) {
                      num_text(e->metric("o_budget")), num_text(e->metric("lse_budget")),
                      num_text(e->metric("floor_ratio")), worst_element(*e));
     if (diagnosis)
-      s +=
-          fmt::format(" {} |", e->text("diagnosis").empty() ? kAbsent : cell(e->text("diagnosis")));
+      s += fmt::format(" {} |", e->text("diagnosis").empty()
+                                    ? kAbsent
+                                    : cell(diagnosis_line(e->text("diagnosis"))));
     s += fmt::format(" {} |\n", cell(e->text("detail")));
   }
   return s + "\n";

@@ -321,6 +321,62 @@ TEST(External, PlantedBugsFailNamingTheirBound) {
   EXPECT_NE(r.output.find("o_bound"), std::string::npos) << r.output;
 }
 
+// Each planted forward bug, returned through the exchange file, fails and `check` names its
+// defect model (docs/policy.md, "Diagnosis"), in the results column and in what it prints; the
+// correct outputs pass with no diagnosis.
+TEST(External, CheckDiagnosesEachPlantedBug) {
+  struct Planted {
+    std::string impl;
+    Faults fault;
+    std::string diagnosis;
+  };
+  // bf16 113x203, Hq 8 / Hkv 2: a window of 7 for most bugs, sink tokens for the last.
+  const std::vector<std::pair<std::string, std::vector<Planted>>> by_case = {
+      {"dtype=bf16,sq=113,gqa=4,window=7",
+       {{"correct", {}, ""},
+        {"ignore_sink", {.ignore_sink = true}, "sink_ignored"},
+        {"sink_twice", {.sink_repeats = 1}, "sink_counted_x2"},
+        {"sink_scaled", {.sink_scaled = true}, "sink_scaled"},
+        {"window_wide", {.window_off_by_one = true}, "window_wide"},
+        {"window_narrow", {.window_short_by_one = true}, "window_narrow"},
+        {"top_left", {.causal_top_left = true}, "causal_top_left"},
+        {"prefix_dropped", {.prefix_dropped = true}, "prefix_dropped"},
+        {"gqa_modulo", {.gqa_modulo = true}, "gqa_modulo"},
+        {"lse_without_sink", {.lse_without_sink = true}, "lse_without_sink"},
+        {"lse_rounded", {.lse_rounded = true}, "lse_rounded"}}},
+      {"dtype=bf16,sq=113,gqa=4,mask=sink_tokens",
+       {{"correct", {}, ""},
+        {"sink_tokens", {.sink_tokens_ignored = true}, "sink_tokens_ignored"}}},
+  };
+  int k = 0;
+  for (const auto& [filter, bugs] : by_case) {
+    const fs::path d = fresh_dir("external_diagnosis_" + std::to_string(k++));
+    const fs::path file = exported(d, "smoke", filter);
+    const std::vector<CaseSpec> cases = exported_cases("smoke", filter);
+    ASSERT_EQ(cases.size(), 1u) << filter;
+    for (const Planted& p : bugs)
+      fill(file, p.impl, tiled(p.fault), {}, nullptr, nullptr, cases);
+    const fs::path results = d / "results.h5";
+    const auto r = sinkbench({"check", file.string(), "-o", results.string()}, d / "check.log");
+    EXPECT_EQ(r.code, 1) << r.output;
+    const StoredRun run = read_store(results.string());
+    for (const Planted& p : bugs) {
+      bool seen = false;
+      for (size_t i = 0; i < run.results.rows.size(); ++i) {
+        if (run.results.text(i, "impl") != p.impl) continue;
+        seen = true;
+        EXPECT_EQ(run.results.text(i, "status"), p.diagnosis.empty() ? "pass" : "fail") << p.impl;
+        EXPECT_EQ(run.results.text(i, "diagnosis"), p.diagnosis) << p.impl << "\n" << r.output;
+      }
+      EXPECT_TRUE(seen) << p.impl;
+      if (!p.diagnosis.empty())
+        EXPECT_NE(r.output.find("explained by: " + p.diagnosis + "\n"), std::string::npos)
+            << p.impl << "\n"
+            << r.output;
+    }
+  }
+}
+
 TEST(External, WrongShapesAndMissingOutputsNameCaseDatasetAndExpectation) {
   const fs::path d = fresh_dir("external_broken");
   const fs::path file = exported(d);

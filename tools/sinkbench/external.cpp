@@ -283,8 +283,10 @@ void print_problems(const std::vector<CaseRecord>& recs) {
     for (const Row& r : rec.results) {
       const std::string status = at(r, "status");
       if (status == "pass" || status == "skip") continue;
-      out += fmt::format("  {} {} {} {}: {}\n", at(r, "case_id"), at(r, "impl"), status,
-                         at(r, "bound"), at(r, "detail"));
+      const std::string diagnosis = diagnosis_line(at(r, "diagnosis"));
+      out += fmt::format("  {} {} {} {}: {}{}\n", at(r, "case_id"), at(r, "impl"), status,
+                         at(r, "bound"), at(r, "detail"),
+                         diagnosis.empty() ? "" : "\n      " + diagnosis);
     }
   if (!out.empty()) std::printf("\nevery failure and error, by case:\n%s", out.c_str());
 }

@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "cases/flop_model.h"
+#include "oracle/defects.h"
 #include "reports/store/table.h"
 
 namespace sinkbench {
@@ -33,6 +34,12 @@ double severity(const Row& row, const std::string& bound) {
   if (bound == "lse_nan") return number(row, "lse_nan_count");
   if (bound == "floor_ratio_min") return -number(row, "floor_ratio");
   return 0;
+}
+
+// The verdict's sentence, and for a failure the defect models that explain it.
+std::string with_diagnosis(const Row& row) {
+  const std::string d = diagnosis_line(cell(row, "diagnosis"));
+  return d.empty() ? cell(row, "detail") : cell(row, "detail") + "; " + d;
 }
 
 std::string duration(double s) {
@@ -95,7 +102,7 @@ void Summary::add(const CaseRecord& rec) {
     if (!w) continue;
     ++w->count;
     if (w->count == 1 || sev > w->severity)
-      *w = {w->count, sev, rec.id(), label, cell(row, "detail")};
+      *w = {w->count, sev, rec.id(), label, with_diagnosis(row)};
   }
 }
 
