@@ -425,6 +425,18 @@ StoredRun read_store(const std::string& path) {
   return run;
 }
 
+Attributes read_root_attributes(const std::string& path) {
+  silence_hdf5();
+  Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (file < 0)
+    throw InputError(path, "is not a readable HDF5 file (corrupt or truncated?)",
+                     "a results file written by sinkbench");
+  Attributes attrs;
+  hsize_t idx = 0;
+  H5Aiterate2(file, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_attribute, &attrs);
+  return attrs;
+}
+
 void write_table_file(const std::string& path, const Attributes& attrs, const std::string& name,
                       const Table& table) {
   silence_hdf5();

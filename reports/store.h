@@ -79,6 +79,9 @@ struct StoredRun {
 // kSchemaVersion. Throws InputError naming the file (and both versions on a mismatch); never
 // modifies the file.
 StoredRun read_store(const std::string& path);
+// The root attributes of an HDF5 file of any schema version (golden update reads the history of
+// the fixture it replaces, which an older sinkbench wrote). Throws InputError naming the file.
+Attributes read_root_attributes(const std::string& path);
 // True if the case has arrays in the file (the file must be readable).
 bool has_arrays(const std::string& path, const std::string& case_id);
 
