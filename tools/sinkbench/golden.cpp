@@ -28,18 +28,20 @@ std::string default_golden_suite() {
 
 namespace {
 
-std::string text_attr(const StoredRun& r, const char* name) {
-  const auto v = r.attribute(name);
-  return v ? to_text(*v) : "";
+std::string text_attr(const Attributes& attrs, const char* name) {
+  for (const auto& [k, v] : attrs)
+    if (k == name) return to_text(v);
+  return "";
 }
 
 // History entries of the fixture being replaced, plus one for that fixture itself.
 json previous_history(const std::string& golden) {
   json history = json::array();
   if (!fs::exists(golden)) return history;
-  const StoredRun old = read_store(golden);  // a corrupt golden stops here, naming the file
-  if (const auto h = old.attribute("golden_history"))
-    history = json::parse(to_text(*h), nullptr, false);
+  // Any schema: the fixture being replaced may come from an older sinkbench. A corrupt golden
+  // stops here, naming the file.
+  const Attributes old = read_store(golden).attrs;
+  history = json::parse(text_attr(old, "golden_history"), nullptr, false);
   if (!history.is_array()) history = json::array();
   history.push_back({{"updated", text_attr(old, "golden_updated")},
                      {"reason", text_attr(old, "golden_reason")},
