@@ -231,10 +231,10 @@ std::string worst_md(const std::vector<Entry>& all, int limit) {
       "policy passes at <= 1).\n\n| implementation | case | status | failed bound | o_budget | "
       "lse_budget | floor ratio | detail | diagnosis |\n|---|---|---|---|--:|--:|--:|---|---|\n");
   for (const Entry* e : v)
-    s += fmt::format("| `{}` | {} `{}` | {} | {} | {:.3g} | {:.3g} | {:.3g} | {} | {} |\n",
-                     e->impl, cell(e->label), e->case_id, e->status,
-                     e->bound.empty() ? "—" : e->bound, e->o_budget, e->lse_budget, e->floor_ratio,
-                     cell(e->detail), cell(diagnosis_line(e->diagnosis)));
+    s += fmt::format("| `{}` | {} `{}` | {} | {} | {:.3g} | {:.3g} | {:.3g} | {} | {} |\n", e->impl,
+                     cell(e->label), e->case_id, e->status, e->bound.empty() ? "—" : e->bound,
+                     e->o_budget, e->lse_budget, e->floor_ratio, cell(e->detail),
+                     cell(diagnosis_line(e->diagnosis)));
   return s + "\n";
 }
 
