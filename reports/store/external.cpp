@@ -134,7 +134,7 @@ void write_case(hid_t cases, const CaseSpec& c, const std::string& file) {
       {"mask", std::string(mask_name(c.mask.kind))},
       {"window", int64_t(c.mask.window)},
       {"sink_tokens", int64_t(c.mask.sink_tokens)},
-      {"batch", int64_t(c.varlen() ? 0 : c.batch)},
+      {"batch", int64_t(c.num_seqs())},  // a varlen case's batch is its sequence count
       {"seqs", int64_t(c.num_seqs())},
       {"seqlen_q", int64_t(c.varlen() ? 0 : c.seqlen_q)},
       {"seqlen_k", int64_t(c.varlen() ? 0 : c.seqlen_k)},
@@ -195,6 +195,11 @@ std::string type_text(hid_t type) {
 }  // namespace
 
 std::vector<int64_t> external_o_shape(const CaseSpec& c) {
+  if (!c.varlen()) return {c.batch, c.seqlen_q, c.heads_q, c.head_dim};
+  return external_packed_o_shape(c);
+}
+
+std::vector<int64_t> external_packed_o_shape(const CaseSpec& c) {
   const Layout L = make_layout(c);
   return {L.total_q(), c.heads_q, c.head_dim};
 }

@@ -16,9 +16,12 @@ namespace sinkbench {
 inline constexpr const char* kExternalFormat = "sinkbench-external";
 inline constexpr int64_t kExternalVersion = 1;
 
-// Expected shapes of a case's outputs: o packed [total_q, Hq, D]; lse [B, Hq, Sq] for fixed
-// lengths and [Hq, total_q] for varlen (Layout::lse_offset order).
+// Expected shapes of a case's outputs (the `o_shape` and `lse_shape` attributes): o [B, Sq, Hq, D]
+// for fixed lengths and packed [total_q, Hq, D] for varlen; lse [B, Hq, Sq] for fixed lengths and
+// [Hq, total_q] for varlen (Layout::lse_offset order). The packed o shape, the same elements in
+// the same order, is accepted for every case.
 std::vector<int64_t> external_o_shape(const CaseSpec& c);
+std::vector<int64_t> external_packed_o_shape(const CaseSpec& c);
 std::vector<int64_t> external_lse_shape(const CaseSpec& c);
 std::string shape_text(const std::vector<int64_t>& shape);  // "[2, 113, 8, 64]"
 

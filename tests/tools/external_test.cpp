@@ -16,6 +16,7 @@
 #include "cases/suite.h"
 #include "core/dtype.h"
 #include "impls/tiled/tiled.h"
+#include "oracle/oracle.h"
 #include "reports/store/store.h"
 #include "tests/tools/child.h"
 
@@ -125,7 +126,7 @@ void write_case(hid_t file, const std::string& impl, const CaseSpec& c, const Ou
     H5Tclose(st);
   }
   const auto& s = out.o.shape();
-  std::vector<hsize_t> dims = {hsize_t(s[0]), hsize_t(s[1]), hsize_t(s[2])};
+  std::vector<hsize_t> dims(s.begin(), s.end());
   if (w.flat_o) dims = {hsize_t(s[0]), hsize_t(s[1] * s[2])};
   if (w.write_o) {
     if (w.o_as_f32 || out.o.dtype() == DType::f32) {
@@ -375,6 +376,128 @@ TEST(External, CheckDiagnosesEachPlantedBug) {
             << r.output;
     }
   }
+}
+
+// An int64 attribute (scalar or array) of an object in an HDF5 file.
+std::vector<int64_t> int_attribute(const fs::path& file, const std::string& object,
+                                   const char* name) {
+  const hid_t h = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t a = H5Aopen_by_name(h, object.c_str(), name, H5P_DEFAULT, H5P_DEFAULT);
+  const hid_t space = H5Aget_space(a);
+  std::vector<int64_t> v(size_t(H5Sget_simple_extent_npoints(space)));
+  H5Aread(a, H5T_NATIVE_INT64, v.data());
+  H5Sclose(space);
+  H5Aclose(a);
+  H5Fclose(h);
+  return v;
+}
+
+// o_shape is [B, Sq, Hq, D] for fixed lengths and packed for varlen; batch counts the sequences
+// of a varlen case too (docs/external.md); both o shapes are accepted.
+TEST(External, ShapeAndBatchAttributesAreTheDocumentedOnes) {
+  const fs::path d = fresh_dir("external_attrs");
+  const fs::path fixed = exported(d);
+  const CaseSpec c = exported_cases()[0];
+  const std::string g = "/cases/" + case_id(c);
+  EXPECT_EQ(int_attribute(fixed, g, "o_shape"),
+            (std::vector<int64_t>{c.batch, c.seqlen_q, c.heads_q, c.head_dim}));
+  EXPECT_EQ(int_attribute(fixed, g, "batch"), std::vector<int64_t>{c.batch});
+  fill(fixed, "bshd", tiled(), {}, nullptr, [](size_t, Output& out, Writing&) {
+    const auto& s = out.o.shape();
+    Tensor bshd(out.o.dtype(), {1, s[0], s[1], s[2]});
+    for (int64_t i = 0; i < out.o.numel(); ++i)
+      bshd.set_bits(i, out.o.bits(i));
+    out.o = std::move(bshd);
+  });
+  const auto r = sinkbench({"check", fixed.string(), "-o", (d / "r.h5").string()}, d / "c.log");
+  EXPECT_EQ(r.code, 0) << r.output;
+
+  fs::create_directories(d / "varlen");
+  const fs::path varlen = exported(d / "varlen", kVarlenSuite, kVarlenFilter);
+  for (const CaseSpec& v : exported_cases(kVarlenSuite, kVarlenFilter)) {
+    const Layout L = make_layout(v);
+    const std::string vg = "/cases/" + case_id(v);
+    EXPECT_EQ(int_attribute(varlen, vg, "o_shape"),
+              (std::vector<int64_t>{L.total_q(), v.heads_q, v.head_dim}));
+    EXPECT_EQ(int_attribute(varlen, vg, "batch"), std::vector<int64_t>{v.num_seqs()});
+  }
+}
+
+// float64 outputs are rounded once to the case dtype. The tool returns, for every element of a
+// bf16 case, a value just beside the midpoint of the two bf16 neighbours of the exact output, on
+// the side of the exact output's rounding: rounded once it is round(o), the floor itself (floor
+// ratio exactly 1); through float32 it lands on the midpoint and rounds to even, a neighbour
+// away on about half the elements.
+TEST(External, Float64OutputsAreRoundedOnce) {
+  const fs::path d = fresh_dir("external_f64");
+  const std::string filter = "dtype=bf16,sq=113,gqa=4,window=7";
+  const fs::path file = exported(d, "smoke", filter);
+  const std::vector<CaseSpec> cases = exported_cases("smoke", filter);
+  ASSERT_EQ(cases.size(), 1u);
+  const CaseSpec& c = cases[0];
+  const Inputs in = generate(c);
+  const OracleResult ref = oracle_forward(c, in);
+  const Layout& L = in.layout;
+  std::vector<double> o(size_t(L.total_q() * c.heads_q * c.head_dim), 0.0);
+  for (size_t r = 0; r < ref.rows.size(); ++r)
+    for (size_t hi = 0; hi < ref.rows.heads.size(); ++hi)
+      for (int dd = 0; dd < c.head_dim; ++dd) {
+        const double want = ref.o[ref.at(r, hi, dd)];
+        const float lo = round_to(DType::bf16, want);  // round(o)
+        // The bf16 neighbour of lo on want's side (same sign: one step in magnitude).
+        const uint16_t bits = float_to_bf16_bits(lo);
+        const float other =
+            bf16_bits_to_float(uint16_t(std::fabs(want) >= std::fabs(lo) ? bits + 1 : bits - 1));
+        const double mid = (double(lo) + double(other)) / 2;
+        const double beside = mid + (double(lo) - mid) * 1e-9;  // finer than float32 resolves
+        o[size_t(L.q_offset(ref.rows.seq[r], ref.rows.row[r], ref.rows.heads[hi]) + dd)] =
+            lo == 0 ? 0.0 : beside;
+      }
+  {
+    const hid_t h = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    const hid_t outputs = group_at(h, "outputs");
+    const hid_t ig = group_at(outputs, "f64");
+    const hid_t g = group_at(ig, case_id(c));
+    put(g, "o", {hsize_t(L.total_q()), hsize_t(c.heads_q), hsize_t(c.head_dim)}, H5T_NATIVE_DOUBLE,
+        o.data());
+    H5Gclose(g);
+    H5Gclose(ig);
+    H5Gclose(outputs);
+    H5Fclose(h);
+  }
+  const fs::path results = d / "results.h5";
+  const auto r = sinkbench({"check", file.string(), "-o", results.string()}, d / "check.log");
+  EXPECT_EQ(r.code, 0) << r.output;
+  const StoredRun run = read_store(results.string());
+  ASSERT_EQ(run.results.rows.size(), 1u);
+  EXPECT_EQ(run.results.number(0, "floor_ratio"), 1.0);
+  EXPECT_EQ(run.results.number(0, "rel_l2"), run.results.number(0, "floor_l2"));
+}
+
+// `run --keep-arrays` stores a bf16 case's sinks as the documented bf16 bits (uint16 with a dtype
+// attribute, docs/results.md), like every other input tensor.
+TEST(External, KeptSinksAreTheDtypeBits) {
+  const fs::path d = fresh_dir("external_kept_sinks");
+  const std::string filter = "dtype=bf16,sq=113,gqa=4,window=7";
+  const fs::path out = d / "run.h5";
+  const auto r = sinkbench({"run", "--suite", "smoke", "--filter", filter, "--impl", "tiled/cpu",
+                            "--keep-arrays", "--no-report", "-o", out.string()},
+                           d / "run.log");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const CaseSpec c = exported_cases("smoke", filter).at(0);
+  const hid_t h = H5Fopen(out.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  const hid_t ds = H5Dopen2(h, ("/arrays/" + case_id(c) + "/inputs/sinks").c_str(), H5P_DEFAULT);
+  ASSERT_GE(ds, 0);
+  const hid_t type = H5Dget_type(ds);
+  EXPECT_EQ(H5Tget_class(type), H5T_INTEGER);
+  EXPECT_EQ(H5Tget_size(type), 2u);
+  std::vector<uint16_t> bits(size_t(c.heads_q));
+  H5Dread(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, bits.data());
+  for (int hh = 0; hh < c.heads_q; ++hh)
+    EXPECT_EQ(bits[size_t(hh)], float_to_bf16_bits(sink_value(c, hh))) << "head " << hh;
+  H5Tclose(type);
+  H5Dclose(ds);
+  H5Fclose(h);
 }
 
 TEST(External, WrongShapesAndMissingOutputsNameCaseDatasetAndExpectation) {

@@ -166,21 +166,19 @@ struct OutputError : std::runtime_error {
 };
 
 // o as the case dtype: bits in the case's half type are taken as they are, wider floats are
-// rounded to the case dtype (RNE) as a kernel storing its output would.
+// rounded once to the case dtype (RNE, float64 directly, not through float32) as a kernel storing
+// its output would.
 Tensor read_o(const ExternalFile& f, const std::string& group, const std::string& id,
               const CaseSpec& c) {
   const std::string path = group + "/o";
-  const std::vector<int64_t> packed = external_o_shape(c);
+  const std::vector<int64_t> shape = external_o_shape(c), packed = external_packed_o_shape(c);
   std::string expected = fmt::format(
       "o of shape {}{} as float32/float64, or uint16 bits with dtype attribute bf16/fp16",
-      shape_text(packed),
-      c.varlen() ? "" : " (or " + shape_text({c.batch, c.seqlen_q, c.heads_q, c.head_dim}) + ")");
+      shape_text(shape), c.varlen() ? "" : " (or packed " + shape_text(packed) + ")");
   const auto a = f.read(path);
   if (!a)
     throw OutputError(fmt::format("case {}: missing dataset {}; expected {}", id, path, expected));
-  const bool bshd =
-      !c.varlen() && a->shape == std::vector<int64_t>{c.batch, c.seqlen_q, c.heads_q, c.head_dim};
-  if (a->shape != packed && !bshd)
+  if (a->shape != packed && a->shape != shape)
     throw OutputError(fmt::format("case {}: {} has shape {}; expected {}", id, path,
                                   shape_text(a->shape), expected));
   if (a->values.size() != size_t(packed[0] * packed[1] * packed[2]))
@@ -188,7 +186,7 @@ Tensor read_o(const ExternalFile& f, const std::string& group, const std::string
                                   id, path, a->stored_type, a->dtype, expected));
   Tensor o(c.dtype, packed);
   for (size_t i = 0; i < a->values.size(); ++i)
-    o.set(int64_t(i), float(a->values[i]));
+    o.set(int64_t(i), round_to(c.dtype, a->values[i]));
   return o;
 }
 

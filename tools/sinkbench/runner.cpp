@@ -70,7 +70,10 @@ void add_input_arrays(CaseRecord& rec, const CaseSpec& c, const Inputs& in) {
   rec.arrays.push_back(tensor_array("inputs/q", in.q));
   rec.arrays.push_back(tensor_array("inputs/k", in.k));
   rec.arrays.push_back(tensor_array("inputs/v", in.v));
-  rec.arrays.push_back(float_array("inputs/sinks", {int64_t(in.sinks.size())}, in.sinks));
+  Tensor sinks(c.dtype, {int64_t(in.sinks.size())});  // the documented bits: uint16 for bf16/fp16
+  for (size_t h = 0; h < in.sinks.size(); ++h)
+    sinks.set(int64_t(h), in.sinks[h]);
+  rec.arrays.push_back(tensor_array("inputs/sinks", sinks));
 }
 
 void add_oracle_arrays(CaseRecord& rec, const OracleResult& ref) {

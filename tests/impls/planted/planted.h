@@ -1,5 +1,5 @@
 // tests/impls/planted/planted.h — one planted bug: an implementation built with and without a
-// fault, the case that exposes it, and the bound policy v1 must name when it fails.
+// fault, the case that exposes it, and the bound the policy must name when it fails.
 #pragma once
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // tests/impls/planted/planted_test.cpp — the planted-bug suite: each defect users meet in the
-// field, planted in the tiled and lse_renorm CPU references, must fail policy v1 naming the
+// field, planted in the tiled and lse_renorm CPU references, must fail the policy naming the
 // expected bound on a case chosen to expose it, while the clean implementation passes it.
 #include "tests/impls/planted/planted.h"
 #include "impls/lse_renorm/lse_renorm.h"
