@@ -17,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/error.h"
 #include "reports/store/store.h"
 #include "tests/tools/child.h"
 
@@ -351,6 +352,43 @@ TEST(Cli, CorruptOrForeignFilesAreRefusedAndLeftUntouched) {
   EXPECT_EQ(slurp(foreign), foreign_text);
   EXPECT_EQ(slurp(good), text);
   EXPECT_FALSE(fs::exists(merged));
+}
+
+// Issue 18 item 1: a results file whose string heap makes libhdf5 segfault (schema v1, written by
+// the sinkbench before checksums) is exit 2 naming the file in every command that reads one.
+TEST(Cli, AFileThatCrashesHdf5ExitsTwoInEveryCommand) {
+  const Env env = make_env("crash");
+  const std::string v1 = std::string(SINKBENCH_SOURCE_DIR) + "/tests/reports/data/results_v1.h5";
+  const std::string original = slurp(v1);
+  const size_t heap = original.find("GCOL");
+  ASSERT_NE(heap, std::string::npos);
+  // The first heap byte whose mutation crashes the reader (found by the guarded check itself).
+  const std::string bad = env.dir + "/bad.h5";
+  bool crashes = false;
+  for (size_t at = heap + 16; at < heap + 1024 && !crashes; ++at) {
+    std::string bytes = original;
+    bytes[at] = 0x71;
+    std::ofstream(bad, std::ios::binary | std::ios::trunc) << bytes;
+    try {
+      verify_hdf5_file(bad);
+    } catch (const InputError& e) {
+      crashes = std::string(e.what()).find("crashed") != std::string::npos;
+    }
+  }
+  ASSERT_TRUE(crashes) << "no heap mutation of " << v1 << " crashes libhdf5";
+  const std::string bad_text = slurp(bad);
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"report", bad, "-o", env.dir + "/report"},
+                                             {"diff", bad, v1},
+                                             {"diff", v1, bad},
+                                             {"merge", v1, bad, "-o", env.dir + "/m.h5"},
+                                             {"run", "--suite", env.suite, "-o", bad, "--resume"},
+                                             {"check", bad, "-o", env.dir + "/c.h5"}}) {
+    const Result r = run(env, args);
+    EXPECT_EQ(r.code, 2) << args[0] << ": " << r.output;
+    EXPECT_NE(r.output.find(bad), std::string::npos) << args[0] << ": " << r.output;
+  }
+  EXPECT_EQ(slurp(bad), bad_text);
 }
 
 }  // namespace

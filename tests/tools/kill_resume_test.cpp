@@ -87,8 +87,10 @@ TEST_P(KillResume, EveryKilledRunResumesToTheUninterruptedFile) {
   const std::string suite = (dir / "killable.yaml").string();
   std::ofstream(suite) << kSuite;
   auto args = [&](const std::string& out, bool resume) {
-    std::vector<std::string> a = {SINKBENCH_BIN, "run", "--suite", suite,        "--device",
-                                  "cpu",         "-o",  out,       "--no-report"};
+    // One thread: on a busy machine, idle OpenMP workers spinning would stretch a run twentyfold.
+    std::vector<std::string> a = {SINKBENCH_BIN, "run",       "--suite", suite,
+                                  "--device",    "cpu",       "-o",      out,
+                                  "--no-report", "--threads", "1"};
     a.insert(a.end(), mode.flags.begin(), mode.flags.end());
     if (resume) a.push_back("--resume");
     return a;
