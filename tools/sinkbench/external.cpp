@@ -26,6 +26,7 @@
 #include "reports/store/lock.h"
 #include "reports/store/provenance.h"
 #include "reports/store/store.h"
+#include "tools/sinkbench/runner.h"
 #include "tools/sinkbench/summary.h"
 #include "tools/sinkbench/sweep.h"
 
@@ -230,11 +231,7 @@ Outcome judge_output(const ExternalFile& f, const std::string& impl, const std::
     const double seconds = f.number_attribute(group, "seconds").value_or(0.0);
     r.seconds = std::isfinite(seconds) && seconds > 0 ? seconds : 0.0;
     const Policy policy = policy_of(f, impl);
-    r.metrics = measure(c, in.layout, ref, o, lse ? *lse : oracle_lse(in.layout, ref), policy);
-    if (!lse) r.metrics.lse_abs = r.metrics.lse_budget = NAN;
-    r.verdict = judge(c, r.metrics, std::nullopt, policy);
-    if (r.verdict.status == Status::fail)
-      r.diagnosis = diagnose(c, in, ref, o, lse ? &*lse : nullptr, policy).column();
+    judge_forward(c, in, ref, o, lse ? &*lse : nullptr, policy, std::nullopt, r);
     if (!lse && r.verdict.status == Status::pass)
       r.verdict.detail = "no " + group + "/lse: lse bound not checked";
   } catch (const OutputError& e) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 #include "cases/generate.h"
@@ -203,6 +204,16 @@ std::vector<ImplChoice> select_impls(const std::vector<std::string>& names,
   return out;
 }
 
+void judge_forward(const CaseSpec& c, const Inputs& in, const OracleResult& ref, const Tensor& o,
+                   const std::vector<float>* lse, const Policy& policy,
+                   std::optional<double> min_floor_ratio, Outcome& r) {
+  r.metrics = measure(c, in.layout, ref, o, lse ? *lse : oracle_lse(in.layout, ref), policy);
+  if (!lse) r.metrics.lse_abs = r.metrics.lse_budget = NAN;
+  r.min_floor_ratio = min_floor_ratio;
+  r.verdict = judge(c, r.metrics, min_floor_ratio, policy);
+  if (r.verdict.status == Status::fail) r.diagnosis = diagnose(c, in, ref, o, lse, policy).column();
+}
+
 CaseRecord run_case(const CaseSpec& c, const std::vector<ImplChoice>& impls, bool keep_arrays) {
   if (const std::string why = host_limit(c, impls, keep_arrays); !why.empty())
     return unrunnable(c, impls, why);
@@ -256,11 +267,7 @@ CaseRecord run_case(const CaseSpec& c, const std::vector<ImplChoice>& impls, boo
       check_shapes(impl, c, in, f);
       Policy policy;
       policy.logits_in_dtype = impl.rounds_logits(c);
-      r.metrics = measure(c, in.layout, *ref, f.o, f.lse, policy);
-      r.min_floor_ratio = impl.min_floor_ratio(c);
-      r.verdict = judge(c, r.metrics, r.min_floor_ratio, policy);
-      if (r.verdict.status == Status::fail)
-        r.diagnosis = diagnose(c, in, *ref, f.o, &f.lse, policy).column();
+      judge_forward(c, in, *ref, f.o, &f.lse, policy, impl.min_floor_ratio(c), r);
       if (keep_arrays) {
         rec.arrays.push_back(tensor_array(array_name(impl.name()) + "/o", f.o));
         rec.arrays.push_back(
