@@ -105,8 +105,8 @@ struct Writing {
   bool o_as_f32 = false;
   bool write_o = true;
   bool write_lse = true;
-  bool flat_o = false;  // o as [total_q, Hq * D]: a wrong shape
-  std::string skipped;  // non-empty: the tool declined the case, saying why (no o written)
+  bool flat_o = false;    // o as [total_q, Hq * D]: a wrong shape
+  std::string skipped{};  // non-empty: the tool declined the case, saying why (no o written)
 };
 
 void write_case(hid_t file, const std::string& impl, const CaseSpec& c, const Output& out,
@@ -214,8 +214,9 @@ TEST(External, CorrectOutputsPassAndTheResultsFileIsARun) {
   for (size_t i = 0; i < run.results.rows.size(); ++i) {
     EXPECT_EQ(run.results.text(i, "device"), "external");
     EXPECT_GT(run.results.number(i, "seconds"), 0);  // the tool's timing is kept
-    if (run.results.text(i, "impl") == "tiled-no-lse")
+    if (run.results.text(i, "impl") == "tiled-no-lse") {
       EXPECT_NE(run.results.text(i, "detail").find("lse bound not checked"), std::string::npos);
+    }
   }
   const auto rep =
       sinkbench({"report", results.string(), "-o", (d / "report").string()}, d / "report.log");
@@ -267,7 +268,9 @@ TEST(External, SkippedCasesAndOneFileWithOurs) {
   for (size_t i = 0; i < run.results.rows.size(); ++i) {
     const bool is_skipped = run.results.text(i, "case_id") == skipped_id;
     EXPECT_EQ(run.results.text(i, "status"), is_skipped ? "skip" : "pass");
-    if (is_skipped) EXPECT_NE(run.results.text(i, "detail").find(why), std::string::npos);
+    if (is_skipped) {
+      EXPECT_NE(run.results.text(i, "detail").find(why), std::string::npos);
+    }
   }
   const fs::path ours = d / "ours.h5";
   const auto o = sinkbench({"run", "--suite", "smoke", "--filter", kFilter, "--impl", "tiled/cpu",
