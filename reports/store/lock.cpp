@@ -69,9 +69,9 @@ OutputLock::OutputLock(const std::string& out, const std::string& command_line)
   if (fd_ < 0) throw InputError(path_, "cannot be locked (it keeps changing)", "a quiet -o");
   const std::string text = "pid " + std::to_string(::getpid()) + " on " + host_name() + " since " +
                            utc_now() + ": " + command_line + "\n";
-  if (::ftruncate(fd_, 0) != 0 || ::write(fd_, text.data(), text.size()) < 0) {
-    // The lock holds without its text; the message of a refused run just names no holder.
-  }
+  // Without its text the lock still holds; a refused run's message then names no holder.
+  const bool named = ::ftruncate(fd_, 0) == 0 && ::write(fd_, text.data(), text.size()) >= 0;
+  (void)named;
 }
 
 OutputLock::~OutputLock() {
