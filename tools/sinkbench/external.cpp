@@ -385,12 +385,13 @@ int run_check(const CheckOptions& opt) {
       {"external_file", opt.input},
       {"cases_planned", int64_t(ids.size())},
       {"complete", int64_t(0)}};
-  for (const auto& [k, v] : extra) {
-    auto it = std::find_if(attrs.begin(), attrs.end(), [&](auto& a) { return a.first == k; });
+  for (const auto& kv : extra) {  // not a structured binding: clang 14 cannot capture one
+    auto it =
+        std::find_if(attrs.begin(), attrs.end(), [&](auto& a) { return a.first == kv.first; });
     if (it != attrs.end())
-      it->second = v;
+      it->second = kv.second;
     else
-      attrs.emplace_back(k, v);
+      attrs.emplace_back(kv.first, kv.second);
   }
   // Every spec and input is checked before anything is judged or written: a tampered file is
   // refused as a whole.
