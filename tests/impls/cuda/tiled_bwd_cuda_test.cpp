@@ -4,7 +4,8 @@
 // cases on a declared sample of rows, keys and heads) x head dims 64/128, sinks band:4:8 and
 // none, dlse on and off; 20 reruns bitwise identical; every gradient element
 // written (guarded, NaN-poisoned buffers); small cases for compute-sanitizer
-// (TiledCudaBwdSanitize).
+// (TiledCudaBwdSanitize); and the backward oracle with the gradient policy on the sweep
+// (CudaBwdPolicySweep).
 //
 // The bound each element must meet follows the kernel's rounding points: P and dS rounded to the
 // dtype before their GEMMs (u each), D from the forward's rounded o (whose own error is within
@@ -36,6 +37,7 @@
 #include "impls/impl.h"
 #include "tests/impls/cuda/gpu_cases.h"
 #include "tests/impls/cuda/gpu_test_util.h"
+#include "tests/support/grad_judge.h"
 #include "tests/support/test_seed.h"
 
 namespace sinkbench {
@@ -520,6 +522,42 @@ TEST_P(LseRenormBwdSweep, WithinBound) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, LseRenormBwdSweep, ::testing::ValuesIn(sweep_params()),
+                         [](const ::testing::TestParamInfo<SweepParam>& info) {
+                           return info.param.name();
+                         });
+
+// The backward oracle and the gradient policy (oracle/grad_verdict.h) on the sweep:
+// tiled/cuda and lse_renorm/cuda over GQA 1/8/64 x 1x1, 1x4097, 113x203, 1023x1024, 4224x4224
+// (oracle sampling on long cases, gpu_cases::sample_if_large), sinks band:4:8, dlse on and off.
+class CudaBwdPolicySweep : public ::testing::TestWithParam<SweepParam> {};
+
+TEST_P(CudaBwdPolicySweep, PassesGradientPolicy) {
+  SINKBENCH_SKIP_WITHOUT_GPU();
+  const uint64_t seed = testing::test_seed() + 2000;
+  const std::pair<int, int> heads[] = {{4, 4}, {16, 2}, {64, 1}};
+  const std::pair<int64_t, int64_t> lengths[] = {
+      {1, 1}, {1, 4097}, {113, 203}, {1023, 1024}, {4224, 4224}};
+  uint64_t n = 0;
+  for (const auto& [hq, hkv] : heads) {
+    for (const auto& [sq, sk] : lengths) {
+      CaseSpec c = sweep_case(GetParam(), hq, hkv, sq, sk, seed + n);
+      c.grad = GradKind::d_o;
+      c.dlse = n % 2 ? DlseKind::normal : DlseKind::none;
+      gpu_cases::sample_if_large(c);
+      const testing::GradSetup setup(c);
+      for (const char* name : {"tiled/cuda", "lse_renorm/cuda"}) {
+        const Impl& impl = gpu_cases::impl_named(name);
+        const testing::GradJudged j = testing::judge_gradients(
+            c, setup.in, setup.ref, testing::forward_backward(impl, c, setup));
+        EXPECT_EQ(j.verdict.status, Status::pass) << name << " on " << case_label(c) << " seed "
+                                                  << c.seed << ": " << testing::grad_summary(j);
+      }
+      ++n;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(All, CudaBwdPolicySweep, ::testing::ValuesIn(sweep_params()),
                          [](const ::testing::TestParamInfo<SweepParam>& info) {
                            return info.param.name();
                          });
