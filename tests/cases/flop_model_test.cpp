@@ -1,4 +1,4 @@
-// tests/bench/flop_model_test.cpp — the FLOP/byte model (cases/flop_model.h) against brute force:
+// tests/cases/flop_model_test.cpp — the FLOP/byte model (cases/flop_model.h) against brute force:
 // every (i, j) pair tested with the mask rule is_visible on small random shapes of every mask
 // kind (causal with Sq != Sk both ways, windows, sink tokens, varlen), and bytes against the
 // sizes of the generated tensors; visible keys (the window-decode byte count) against the same
