@@ -373,10 +373,11 @@ TEST(External, CheckDiagnosesEachPlantedBug) {
         EXPECT_EQ(run.results.text(i, "diagnosis"), p.diagnosis) << p.impl << "\n" << r.output;
       }
       EXPECT_TRUE(seen) << p.impl;
-      if (!p.diagnosis.empty())
+      if (!p.diagnosis.empty()) {
         EXPECT_NE(r.output.find("explained by: " + p.diagnosis + "\n"), std::string::npos)
             << p.impl << "\n"
             << r.output;
+      }
     }
   }
 }
