@@ -1,4 +1,4 @@
-// tests/oracle/verdict_test.cpp — the metrics and policy v1 on outputs built from the oracle:
+// tests/oracle/verdict_test.cpp — the metrics and the policy on outputs built from the oracle:
 // the exactly rounded output passes at the floor; each kind of defect fails its named bound.
 #include "oracle/verdict.h"
 
@@ -61,6 +61,23 @@ TEST(Verdict, ExactlyRoundedOutputSitsOnTheFloor) {
     EXPECT_EQ(m.elements, 40 * 4 * 32);
     EXPECT_EQ(verdict_of(f).status, Status::pass) << dtype_name(t);
   }
+}
+
+// Policy v2: an lse rounded to bf16 fails the lse bound of an implementation with fp32 logits;
+// one that declares it rounds its logits to the dtype (eager) gets the dtype's, 2^16 times wider
+// in its logit term.
+TEST(Verdict, LseRoundedToTheDtypeFailsUnlessLogitsAreDeclaredInTheDtype) {
+  Fixture f = rounded_oracle(DType::bf16, {MaskKind::causal}, 40, 60);
+  for (float& x : f.lse)
+    x = round_to(DType::bf16, x);
+  const Metrics fp32_logits = measure(f.c, f.in.layout, f.ref, f.o, f.lse);
+  const Verdict v = judge(f.c, fp32_logits, std::nullopt);
+  EXPECT_EQ(v.status, Status::fail);
+  EXPECT_EQ(v.bound, "lse_bound");
+  Policy eager;
+  eager.logits_in_dtype = true;
+  const Metrics dtype_logits = measure(f.c, f.in.layout, f.ref, f.o, f.lse, eager);
+  EXPECT_LT(100 * dtype_logits.lse_budget, fp32_logits.lse_budget);
 }
 
 TEST(Verdict, NanFailsByName) {
