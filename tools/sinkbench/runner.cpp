@@ -228,7 +228,8 @@ CaseRecord run_case(const CaseSpec& c, const std::vector<ImplChoice>& impls, boo
         rec.arrays.push_back(
             float_array(array_name(impl.name()) + "/lse", {int64_t(f.lse.size())}, f.lse));
       }
-      if (c.has_grad()) run_backward(impl, c, in, grads, f, ref_bwd ? &*ref_bwd : nullptr, keep_arrays, rec, r);
+      if (c.has_grad())
+        run_backward(impl, c, in, grads, f, ref_bwd ? &*ref_bwd : nullptr, keep_arrays, rec, r);
     } catch (const std::exception& e) {
       r.metrics = {};
       r.verdict = {Status::error, "", e.what()};
