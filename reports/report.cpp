@@ -2,6 +2,7 @@
 // flat list of result rows joined with their case rows; the HTML embeds that list as JSON and
 // builds its charts (Vega-Lite) and sortable tables in the browser, so nothing is fetched.
 #include "reports/report.h"
+#include "reports/report_gradients.h"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -358,7 +359,7 @@ ReportFiles write_report(const ReportOptions& opt) {
     files += (files.empty() ? "" : ", ") + t;
   const std::string md = "# sinkbench report: " + files + "\n\n" + provenance_md(runs, tags) +
                          verdicts_md(all) + matrix_md(all) + worst_md(all, opt.worst) +
-                         speed_md(all);
+                         speed_md(all) + gradients_md(runs, tags, opt.worst);
   ReportFiles out{(fs::path(opt.out_dir) / "report.md").string(),
                   (fs::path(opt.out_dir) / "index.html").string()};
   json meta = json::array();
