@@ -11,7 +11,7 @@ build=${SINKBENCH_BUILD:-$root/build}
 # clang, its runtime (libFuzzer, ASan, UBSan) and OpenMP are for tools/sanitize.sh (CI runs it).
 packages=(cmake ninja-build g++ pkg-config libeigen3-dev libhdf5-dev libcli11-dev libfmt-dev
           nlohmann-json3-dev libyaml-cpp-dev libgtest-dev libbenchmark-dev clang libclang-rt-dev
-          libomp-dev)
+          libomp-dev python3-h5py)  # python3-h5py: the test that runs docs/external.md's example
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

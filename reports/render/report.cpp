@@ -20,6 +20,7 @@
 #include "cases/flop_model.h"
 #include "core/error.h"
 #include "oracle/defects.h"
+#include "reports/render/report_gradients.h"
 #include "reports/render/web_assets.h"
 #include "reports/store/store.h"
 
@@ -489,6 +490,7 @@ ReportFiles write_report(const ReportOptions& opt) {
 
   // Sections other areas add (one line each), after the built-in answer and before the rest.
   std::vector<ReportSection> sections;
+  sections.push_back({gradients_md(runs, tags, opt.worst), ""});
 
   std::string files;
   for (const auto& t : tags)

@@ -120,6 +120,19 @@ Tensor sink_tensor(const CaseSpec& c, const Inputs& in) {
   return t;
 }
 
+// `grad: do` cases: dO (the case dtype, o's packed shape) and, when drawn, dL/dlse (float32,
+// lse's shape), as generate_grads makes them; attributes name the gradient outputs' shapes.
+void write_grad_inputs(hid_t g, const CaseSpec& c, const Layout& L, const std::string& file) {
+  const GradInputs gi = generate_grads(c, L);
+  put_attr(g, "grad", std::string(grad_name(c.grad)), file);
+  put_attr(g, "dlse", std::string(dlse_name(c.dlse)), file);
+  put_shape_attr(g, "dkv_shape", {L.total_k(), int64_t(c.heads_kv), int64_t(c.head_dim)}, file);
+  put_tensor(g, "d_o", gi.d_o, file);
+  if (!gi.dlse.empty())
+    put_dataset(g, "dlse", external_lse_shape(c), H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, gi.dlse.data(),
+                "fp32", file);
+}
+
 void write_case(hid_t cases, const CaseSpec& c, const std::string& file) {
   const Inputs in = generate(c);
   const std::string id = case_id(c);
@@ -162,6 +175,7 @@ void write_case(hid_t cases, const CaseSpec& c, const std::string& file) {
               file);
   put_dataset(g, "cu_seqlens_k", {n}, H5T_STD_I64LE, H5T_NATIVE_INT64, L.cu_k.data(), "int64",
               file);
+  if (c.has_grad()) write_grad_inputs(g, c, L, file);
 }
 
 herr_t collect_group(hid_t loc, const char* name, const H5L_info_t*, void* out) {

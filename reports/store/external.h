@@ -1,6 +1,7 @@
 // reports/store/external.h — the exchange file of external implementations (docs/external.md):
-// `sinkbench export` writes cases with their inputs under /cases/<case_id>/, an external tool
-// adds /outputs/<impl>/<case_id>/{o, lse}, and `sinkbench check` reads both back.
+// `sinkbench export` writes cases with their inputs under /cases/<case_id>/ (with d_o and dlse for
+// `grad: do` cases), an external tool adds /outputs/<impl>/<case_id>/{o, lse} (and dq, dk, dv,
+// dsinks), and `sinkbench check` reads both back.
 #pragma once
 
 #include <cstdint>

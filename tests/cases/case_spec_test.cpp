@@ -65,6 +65,30 @@ TEST(CaseSpec, IdIsStableAndSensitiveToEveryField) {
     EXPECT_NE(case_id(v), case_id(a)) << canonical(v);
 }
 
+// Forward-only cases keep the ids they had before the grad/dlse axes existed (the canonical text
+// of the default case is pinned here); setting either axis gives a new id.
+TEST(CaseSpec, GradAxesLeaveForwardIdsAndChangeTheirOwn) {
+  const CaseSpec a;
+  EXPECT_EQ(canonical(a),
+            "dtype=bf16;hq=8;hkv=8;d=64;mask=none;window=0;sink_tokens=0;batch=1;sq=128;sk=128;"
+            "scale=0;sink=band:4:8;input=normal;seed=1;page_size=0;sample_rows=0;sample_heads=0");
+  CaseSpec g = a;
+  g.grad = GradKind::d_o;
+  CaseSpec gl = g;
+  gl.dlse = DlseKind::normal;
+  EXPECT_NE(case_id(g), case_id(a));
+  EXPECT_NE(case_id(gl), case_id(g));
+  EXPECT_NE(case_label(gl).find("grad+dlse"), std::string::npos);
+  GradKind gk{};
+  DlseKind dk{};
+  EXPECT_TRUE(parse_grad("do", &gk) && gk == GradKind::d_o);
+  EXPECT_TRUE(parse_dlse("normal", &dk) && dk == DlseKind::normal);
+  EXPECT_FALSE(parse_grad("dq", &gk));
+  CaseSpec bad = a;
+  bad.dlse = DlseKind::normal;  // dlse without grad
+  EXPECT_NE(validation_error(bad).find("field 'dlse'"), std::string::npos);
+}
+
 TEST(CaseSpec, SinkNamesRoundTrip) {
   for (const char* s : {"none", "normal:6", "constant:-2.5", "extreme:30", "band:4:8"}) {
     SinkDist d;

@@ -40,6 +40,44 @@ TEST(Generate, SameSpecSameBitsAndDtypeExact) {
   EXPECT_FLOAT_EQ(a.scale, 1.0f / std::sqrt(32.0f));
 }
 
+// dO is the `normal` draw of tag kDo rounded to the dtype (what the GPU generator makes with input
+// 0), the same whatever the case's input distribution; dlse is fp32 from tag kDlse; forward-only
+// cases draw nothing.
+TEST(Generate, GradientsComeFromTheirOwnTags) {
+  CaseSpec c = small_case(testing::test_seed());
+  EXPECT_TRUE(generate_grads(c, make_layout(c)).d_o.empty());
+  c.grad = GradKind::d_o;
+  c.dlse = DlseKind::normal;
+  c.input = InputDist::large_logits;
+  const GradInputs g = generate_grads(c, make_layout(c));
+  ASSERT_EQ(g.d_o.numel(), make_layout(c).total_q() * c.heads_q * c.head_dim);
+  ASSERT_EQ(int64_t(g.dlse.size()), make_layout(c).lse_size());
+  for (int64_t i = 0; i < g.d_o.numel(); i += 7)
+    ASSERT_EQ(g.d_o.get(i), round_to(c.dtype, float(rng::normal(c.seed, rng::kDo, uint64_t(i)))));
+  for (size_t i = 0; i < g.dlse.size(); i += 5)
+    ASSERT_EQ(g.dlse[i], float(rng::normal(c.seed, rng::kDlse, i)));
+  CaseSpec n = c;
+  n.input = InputDist::normal;
+  EXPECT_EQ(generate_grads(n, make_layout(n)).d_o.get(3), g.d_o.get(3));
+}
+
+// Sampled keys: first and last keys, seams, within range, ascending per sequence.
+TEST(Generate, SampledKeysCoverEnds) {
+  CaseSpec c = small_case(testing::test_seed());
+  c.seqlen_k = 1000;
+  c.sample_rows = 40;
+  const RowSet k = evaluated_keys(c);
+  EXPECT_FALSE(k.complete);
+  std::set<int64_t> keys(k.row.begin(), k.row.end());
+  for (int64_t j : {int64_t(0), int64_t(999), int64_t(127), int64_t(128)})
+    EXPECT_TRUE(keys.count(j)) << j;
+  for (int64_t j : k.row)
+    EXPECT_TRUE(j >= 0 && j < 1000);
+  c.sample_rows = 0;
+  EXPECT_TRUE(evaluated_keys(c).complete);
+  EXPECT_EQ(evaluated_keys(c).size(), size_t(2 * 1000));
+}
+
 TEST(Generate, SinkDistributions) {
   CaseSpec c = small_case(testing::test_seed());
   c.heads_q = c.heads_kv = 64;

@@ -20,6 +20,7 @@ import h5py  # noqa: E402
 import torch  # noqa: E402
 
 from exchange import ExchangeError, case_of, inputs, reset, text, write  # noqa: E402
+from grads import NoGradients, backward, grad_inputs, write_grads  # noqa: E402
 from peers import ALL, Unsupported  # noqa: E402
 
 ALIASES = {"eager": "hf-eager", "flex": "flex-lse", "sdpa": "sdpa-nosink"}
@@ -119,9 +120,10 @@ def main():
                 print(f"run_peers: {e}", file=sys.stderr)
                 return 2
             skip_all = "varlen (packed) cases are not run by these peers" if case.varlen else None
-            q = k = v = sinks = None
+            q = k = v = sinks = do = dlse = None
             if skip_all is None:
                 q, k, v, sinks = inputs(f["cases"][cid], case, device)
+                do, dlse = grad_inputs(f["cases"][cid], case, device)
             for name in names:
                 g = reset(groups[name], cid)
                 reason = skip_all or absent.get(name)
@@ -144,6 +146,13 @@ def main():
                     pass  # no o: `check` reports this case as an error of the peer
                 elif reason is None:
                     print(f"{name:12s} {case.label:56s} ok   {seconds * 1e3:10.3f} ms", flush=True)
+                    if do is not None:  # grad: do case: autograd's gradients, untimed
+                        try:
+                            write_grads(g, case, *backward(peer, case, (q, k, v, sinks), do, dlse))
+                        except (NoGradients, Unsupported, torch.cuda.OutOfMemoryError) as e:
+                            g.attrs["grad_skipped"] = str(e).splitlines()[0][:200]
+                            print(f"{name:12s} {case.label:56s} no gradients: "
+                                  f"{g.attrs['grad_skipped']}", flush=True)
                 else:
                     g.attrs["skipped"] = reason
                     print(f"{name:12s} {case.label:56s} skip: {reason}", flush=True)

@@ -20,7 +20,9 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "oracle/defects.h"
+#include "oracle/grad_verdict.h"
 #include "oracle/oracle.h"
+#include "oracle/oracle_bwd.h"
 #include "oracle/verdict.h"
 #include "reports/store/external.h"
 #include "reports/store/lock.h"
@@ -132,6 +134,28 @@ Inputs regenerate_and_verify(const ExternalFile& f, const std::string& id, const
   return in;
 }
 
+// The gradients of a `grad: do` case, checked against the stored d_o and dlse.
+GradInputs regenerate_grads(const ExternalFile& f, const std::string& id, const CaseSpec& c,
+                            const Layout& L) {
+  GradInputs g = generate_grads(c, L);
+  verify_tensor(f, id, "d_o", g.d_o);
+  if (g.dlse.empty()) return g;
+  const std::string path = "/cases/" + id + "/dlse";
+  const auto a = f.read(path);
+  const std::string expected = "float32 dlse of shape " + shape_text(external_lse_shape(c)) +
+                               " as `sinkbench export` writes it (re-export the case)";
+  if (!a || a->kind != "float" || a->values.size() != g.dlse.size())
+    throw InputError(f.path() + ":" + path, a ? "has another type or shape" : "is missing",
+                     expected);
+  for (size_t i = 0; i < g.dlse.size(); ++i)
+    if (float(a->values[i]) != g.dlse[i])
+      throw InputError(
+          f.path() + ":" + path,
+          fmt::format("differs from its spec's draw at index {}: the file was modified", i),
+          expected);
+  return g;
+}
+
 CaseSpec spec_of(const ExternalFile& f, const std::string& id) {
   const std::string where = f.path() + ":/cases/" + id;
   const auto text = f.text_attribute("/cases/" + id, "canonical");
@@ -191,6 +215,58 @@ Tensor read_o(const ExternalFile& f, const std::string& group, const std::string
   return o;
 }
 
+// A gradient tensor of the given packed shape in the case dtype (half bits taken as they are,
+// wider floats rounded, as read_o).
+Tensor read_grad(const ExternalFile& f, const std::string& path, const std::string& id,
+                 const CaseSpec& c, const std::vector<int64_t>& shape) {
+  const std::string expected =
+      fmt::format("shape {} as float32/float64, or uint16 bits with dtype attribute bf16/fp16",
+                  shape_text(shape));
+  const auto a = f.read(path);
+  if (!a)
+    throw OutputError(fmt::format("case {}: missing dataset {}; expected {}", id, path, expected));
+  int64_t n = 1;
+  for (int64_t x : shape)
+    n *= x;
+  if (a->shape != shape || a->values.size() != size_t(n))
+    throw OutputError(fmt::format("case {}: {} is {} of shape {}; expected {}", id, path,
+                                  a->stored_type, shape_text(a->shape), expected));
+  Tensor t(c.dtype, shape);
+  for (size_t i = 0; i < a->values.size(); ++i)
+    t.set(int64_t(i), float(a->values[i]));
+  return t;
+}
+
+// The tool's dq, dk, dv (and dsinks with a sink) against the backward oracle. A tool that wrote
+// no dq is skipped for gradients with that reason; a gradient failure fails the row (after a
+// forward failure).
+void judge_external_grads(const ExternalFile& f, const std::string& group, const std::string& id,
+                          const CaseSpec& c, const Inputs& in, const OracleBackward& ref,
+                          Outcome& r) {
+  if (!f.exists(group + "/dq")) {
+    r.grad_verdict = Verdict{Status::skip, "", "no " + group + "/dq: gradients not judged"};
+    return;
+  }
+  const Layout& L = in.layout;
+  const std::vector<int64_t> kv = {L.total_k(), int64_t(c.heads_kv), int64_t(c.head_dim)};
+  const Tensor dq = read_grad(f, group + "/dq", id, c, external_o_shape(c));
+  const Tensor dk = read_grad(f, group + "/dk", id, c, kv);
+  const Tensor dv = read_grad(f, group + "/dv", id, c, kv);
+  std::vector<float> dsinks;
+  if (c.has_sink()) {
+    const auto a = f.read(group + "/dsinks");
+    if (!a || a->kind != "float" || a->shape != std::vector<int64_t>{c.heads_q})
+      throw OutputError(
+          fmt::format("case {}: {}/dsinks is {}; expected float32 of shape [{}]", id, group,
+                      a ? a->stored_type + " " + shape_text(a->shape) : "missing", c.heads_q));
+    dsinks.assign(a->values.begin(), a->values.end());
+  }
+  r.grad_metrics = measure_backward(c, L, ref, dq, dk, dv, dsinks);
+  r.grad_verdict = judge_backward(c, r.grad_metrics);
+  if (r.verdict.status == Status::pass && r.grad_verdict->status == Status::fail)
+    r.verdict = *r.grad_verdict;
+}
+
 // lse as fp32, or nullopt when the tool wrote none (the lse bound is then not checked).
 std::optional<std::vector<float>> read_lse(const ExternalFile& f, const std::string& group,
                                            const std::string& id, const CaseSpec& c) {
@@ -209,7 +285,8 @@ std::optional<std::vector<float>> read_lse(const ExternalFile& f, const std::str
 }
 
 Outcome judge_output(const ExternalFile& f, const std::string& impl, const std::string& id,
-                     const CaseSpec& c, const Inputs& in, const OracleResult& ref) {
+                     const CaseSpec& c, const Inputs& in, const OracleResult& ref,
+                     const OracleBackward* bref) {
   Outcome r;
   r.impl = impl;
   r.family = f.text_attribute("/outputs/" + impl, "family").value_or("external");
@@ -234,9 +311,11 @@ Outcome judge_output(const ExternalFile& f, const std::string& impl, const std::
     judge_forward(c, in, ref, o, lse ? &*lse : nullptr, policy, std::nullopt, r);
     if (!lse && r.verdict.status == Status::pass)
       r.verdict.detail = "no " + group + "/lse: lse bound not checked";
+    if (bref) judge_external_grads(f, group, id, c, in, *bref, r);
   } catch (const OutputError& e) {
     r.metrics = {};
     r.verdict = {Status::error, "output", e.what()};
+    if (bref) r.grad_verdict = r.verdict;
   }
   return r;
 }
@@ -331,6 +410,10 @@ CaseSpec parse_canonical(const std::string& text, const std::string& where) {
   c.page_size = int(to_int(need("page_size"), where, "page_size"));
   c.sample_rows = to_int(need("sample_rows"), where, "sample_rows");
   c.sample_heads = int(to_int(need("sample_heads"), where, "sample_heads"));
+  if (f.count("grad") && !parse_grad(f["grad"], &c.grad))
+    throw InputError(where, "field grad = '" + f["grad"] + "'", "none or do");
+  if (f.count("dlse") && !parse_dlse(f["dlse"], &c.dlse))
+    throw InputError(where, "field dlse = '" + f["dlse"] + "'", "none or normal");
   validate(c, where);
   if (canonical(c) != text)
     throw InputError(where, "does not read back to the same spec (now '" + canonical(c) + "')",
@@ -354,7 +437,8 @@ int run_export(const ExportOptions& opt) {
                       {"cases", int64_t(cases.size())}};
   write_external(opt.out, attrs, cases);
   std::printf(
-      "%s: %zu cases of suite %s; fill /outputs/<impl>/<case_id>/{o,lse} "
+      "%s: %zu cases of suite %s; fill /outputs/<impl>/<case_id>/{o,lse} (and dq,dk,dv,dsinks "
+      "for grad cases) "
       "(docs/external.md), then `sinkbench check %s`\n",
       opt.out.c_str(), cases.size(), suite.name.c_str(), opt.out.c_str());
   return 0;
@@ -406,11 +490,15 @@ int run_check(const CheckOptions& opt) {
     const Inputs in = regenerate_and_verify(f, ids[k], c);
     const auto t1 = std::chrono::steady_clock::now();
     const OracleResult ref = oracle_forward(c, in);
+    std::optional<OracleBackward> bref;
+    if (c.has_grad())
+      bref = oracle_backward(c, in, regenerate_grads(f, ids[k], c, in.layout), grad_logit_error(c));
     const double oracle_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     CaseRecord rec;
     for (const std::string& impl : impls)
-      rec.results.push_back(result_row(c, judge_output(f, impl, ids[k], c, in, ref)));
+      rec.results.push_back(
+          result_row(c, judge_output(f, impl, ids[k], c, in, ref, bref ? &*bref : nullptr)));
     rec.case_row =
         case_row(c, int64_t(ref.rows.size()), int64_t(ref.rows.heads.size()), oracle_seconds);
     store.append(rec);

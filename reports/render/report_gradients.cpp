@@ -1,0 +1,141 @@
+// reports/render/report_gradients.cpp — the gradients section of report.md, from the gradient
+// columns of the results table (reports/store/table.cpp, "<gradient>_<metric>").
+#include "reports/render/report_gradients.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "oracle/oracle_bwd.h"
+
+namespace sinkbench {
+namespace {
+
+// One judged backward result.
+struct GradEntry {
+  std::string file, impl, case_id, label, status, bound, detail;
+  int64_t sk = 0;
+  double budget[4] = {}, floor_ratio[4] = {};
+  bool ok[4] = {};
+  double worst() const { return *std::max_element(budget, budget + 4); }
+};
+
+std::vector<GradEntry> entries(const std::vector<StoredRun>& runs,
+                               const std::vector<std::string>& tags) {
+  std::vector<GradEntry> out;
+  for (size_t f = 0; f < runs.size(); ++f) {
+    const Table& R = runs[f].results;
+    const Table& C = runs[f].cases;
+    std::map<std::string, size_t> case_row;
+    for (size_t i = 0; i < C.rows.size(); ++i)
+      case_row[C.text(i, "case_id")] = i;
+    for (size_t i = 0; i < R.rows.size(); ++i) {
+      const std::string st = R.text(i, "grad_status");
+      if (st != "pass" && st != "fail") continue;
+      GradEntry e{tags[f], R.text(i, "impl"),       R.text(i, "case_id"),    "",
+                  st,      R.text(i, "grad_bound"), R.text(i, "grad_detail")};
+      if (const auto it = case_row.find(e.case_id); it != case_row.end()) {
+        e.label = C.text(it->second, "label");
+        e.sk = C.integer(it->second, "sk");
+      }
+      for (Grad g : kGrads) {
+        const std::string n(grad_name(g));
+        const size_t k = size_t(g);
+        e.budget[k] = R.number(i, n + "_budget");
+        e.floor_ratio[k] = R.number(i, n + "_floor_ratio");
+        e.ok[k] = e.budget[k] <= 1 && R.integer(i, n + "_nan_count") == 0 &&
+                  R.integer(i, n + "_inf_count") == 0;
+      }
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+double median(std::vector<double> v) {
+  v.erase(std::remove_if(v.begin(), v.end(), [](double x) { return !std::isfinite(x); }), v.end());
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::string matrix(const std::vector<GradEntry>& all) {
+  std::map<std::string, std::pair<int, int[4]>> by_impl;
+  for (const GradEntry& e : all) {
+    auto& [n, ok] = by_impl[e.impl];
+    ++n;
+    for (int k = 0; k < 4; ++k)
+      ok[k] += e.ok[k];
+  }
+  std::string s =
+      "Each cell: results within that gradient's bound / backward results judged.\n\n"
+      "| implementation | dq | dk | dv | dsinks |\n| --- | --- | --- | --- | --- |\n";
+  for (const auto& [impl, v] : by_impl)
+    s += fmt::format("| {} | {}/{} | {}/{} | {}/{} | {}/{} |\n", impl, v.second[0], v.first,
+                     v.second[1], v.first, v.second[2], v.first, v.second[3], v.first);
+  return s + "\n";
+}
+
+std::string floor_by_length(const std::vector<GradEntry>& all) {
+  std::map<std::pair<std::string, int64_t>, std::vector<const GradEntry*>> groups;
+  for (const GradEntry& e : all)
+    groups[{e.impl, e.sk}].push_back(&e);
+  std::string s =
+      "### Error against the rounding floor, by key length\n\nMedian floor ratio (rel_l2 over "
+      "that of the exact gradient rounded once) and the largest budget per gradient.\n\n"
+      "| implementation | Sk | results | dq | dk | dv | dsinks |\n"
+      "| --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const auto& [key, es] : groups) {
+    s += fmt::format("| {} | {} | {} |", key.first, key.second, es.size());
+    for (int k = 0; k < 4; ++k) {
+      std::vector<double> ratios;
+      double budget = 0;
+      for (const GradEntry* e : es) {
+        ratios.push_back(e->floor_ratio[k]);
+        budget = std::max(budget, e->budget[k]);
+      }
+      s += fmt::format(" {:.3g} (budget {:.2g}) |", median(ratios), budget);
+    }
+    s += "\n";
+  }
+  return s + "\n";
+}
+
+std::string worst_table(std::vector<GradEntry> all, int limit) {
+  std::stable_sort(all.begin(), all.end(), [](const GradEntry& a, const GradEntry& b) {
+    if ((a.status == "fail") != (b.status == "fail")) return a.status == "fail";
+    return a.worst() > b.worst();
+  });
+  std::string s =
+      "### Worst gradient results\n\nFailures first, then by the largest gradient budget.\n\n"
+      "| file | implementation | case | status | dq | dk | dv | dsinks | detail |\n"
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  for (size_t i = 0; i < all.size() && int(i) < limit; ++i) {
+    const GradEntry& e = all[i];
+    std::string detail = e.status == "fail" ? e.bound + ": " + e.detail : "";
+    std::replace(detail.begin(), detail.end(), '|', '/');
+    s += fmt::format("| {} | {} | {} | {} | {:.3g} | {:.3g} | {:.3g} | {:.3g} | {} |\n", e.file,
+                     e.impl, e.label, e.status, e.budget[0], e.budget[1], e.budget[2], e.budget[3],
+                     detail);
+  }
+  return s + "\n";
+}
+
+}  // namespace
+
+std::string gradients_md(const std::vector<StoredRun>& runs, const std::vector<std::string>& tags,
+                         int worst) {
+  const std::vector<GradEntry> all = entries(runs, tags);
+  if (all.empty()) return "";
+  const auto failed =
+      std::count_if(all.begin(), all.end(), [](const GradEntry& e) { return e.status == "fail"; });
+  return fmt::format(
+             "## Gradients\n\n**{} backward results judged: {} pass, {} fail** (gradient bounds "
+             "of policy v2, docs/policy.md).\n\n",
+             all.size(), all.size() - size_t(failed), failed) +
+         matrix(all) + floor_by_length(all) + worst_table(all, worst);
+}
+
+}  // namespace sinkbench
