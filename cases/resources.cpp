@@ -106,12 +106,12 @@ std::string format_bytes(double bytes) {
   return u == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.1f} {}", bytes, units[u]);
 }
 
-std::string MemoryEstimate::describe() const {
+std::string MemoryEstimate::parts() const {
   std::string parts =
       fmt::format("inputs {}, oracle {}, outputs {}, working copies {}", format_bytes(inputs),
                   format_bytes(oracle), format_bytes(outputs), format_bytes(working));
   if (arrays > 0) parts += ", kept arrays " + format_bytes(arrays);
-  return format_bytes(total()) + " (" + parts + ")";
+  return parts;
 }
 
 MemoryEstimate estimate_memory(const CaseSpec& c, bool keep_arrays, int impls) {
@@ -221,8 +221,8 @@ std::string host_memory_shortfall(const CaseSpec& c, bool keep_arrays, int impls
                                   std::optional<double> available) {
   const MemoryEstimate m = estimate_memory(c, keep_arrays, impls);
   if (!available || m.total() <= *available) return "";
-  return fmt::format("needs {} of host memory but {} are available; {}", m.describe(),
-                     format_bytes(*available), blame(c));
+  return fmt::format("needs {} of host memory ({}) but {} are available; {}",
+                     format_bytes(m.total()), m.parts(), format_bytes(*available), blame(c));
 }
 
 std::string device_memory_shortfall(const CaseSpec& c, const std::string& family,

@@ -23,8 +23,8 @@ struct MemoryEstimate {
   double working = 0;  // an implementation's fp32 copies of q, k, v (the CPU kernels read fp32)
   double arrays = 0;   // --keep-arrays: the inputs, the oracle and every output held for the store
   double total() const { return inputs + oracle + outputs + working + arrays; }
-  // "1.2 TiB (inputs 1.0 TiB, oracle 200 GiB, ...)"
-  std::string describe() const;
+  // "inputs 1.0 TiB, oracle 200.0 GiB, ..."
+  std::string parts() const;
 };
 
 // Estimate for a run of `impls` implementations on this case (impls only matters with arrays).
@@ -50,7 +50,8 @@ void check_case_size(const CaseSpec& c, const std::string& where);
 std::optional<double> available_host_memory();
 
 // Empty when the case fits in `available` bytes; else the skip reason, e.g.
-// "needs 1.1 TiB of host memory (inputs ..., ...) but 120 GiB are available; sq is 1000000000".
+// "needs 1.1 TiB of host memory (inputs ..., ...) but 120.0 GiB are available; field 'sq'
+// (1000000000) makes it that large".
 std::string host_memory_shortfall(const CaseSpec& c, bool keep_arrays, int impls,
                                   std::optional<double> available);
 // The same for a GPU implementation against the device's memory (0: unknown, always fits).
