@@ -215,23 +215,23 @@ Tensor read_o(const ExternalFile& f, const std::string& group, const std::string
   return o;
 }
 
-// A gradient tensor of the given packed shape in the case dtype (half bits taken as they are,
-// wider floats rounded, as read_o).
+// A gradient tensor in the case dtype (half bits taken as they are, wider floats rounded, as
+// read_o), stored packed ([rows, heads, D]) or, for fixed lengths, as [B, S, heads, D] like o.
 Tensor read_grad(const ExternalFile& f, const std::string& path, const std::string& id,
-                 const CaseSpec& c, const std::vector<int64_t>& shape) {
+                 const CaseSpec& c, const std::vector<int64_t>& packed, int64_t seq_len) {
+  const bool bshd_ok = !c.varlen();
+  const std::vector<int64_t> bshd = {c.batch, seq_len, packed[1], packed[2]};
   const std::string expected =
-      fmt::format("shape {} as float32/float64, or uint16 bits with dtype attribute bf16/fp16",
-                  shape_text(shape));
+      fmt::format("shape {}{} as float32/float64, or uint16 bits with dtype attribute bf16/fp16",
+                  shape_text(packed), bshd_ok ? " or " + shape_text(bshd) : "");
   const auto a = f.read(path);
   if (!a)
     throw OutputError(fmt::format("case {}: missing dataset {}; expected {}", id, path, expected));
-  int64_t n = 1;
-  for (int64_t x : shape)
-    n *= x;
-  if (a->shape != shape || a->values.size() != size_t(n))
+  const size_t n = size_t(packed[0] * packed[1] * packed[2]);
+  if ((a->shape != packed && !(bshd_ok && a->shape == bshd)) || a->values.size() != n)
     throw OutputError(fmt::format("case {}: {} is {} of shape {}; expected {}", id, path,
                                   a->stored_type, shape_text(a->shape), expected));
-  Tensor t(c.dtype, shape);
+  Tensor t(c.dtype, packed);
   for (size_t i = 0; i < a->values.size(); ++i)
     t.set(int64_t(i), float(a->values[i]));
   return t;
@@ -249,9 +249,9 @@ void judge_external_grads(const ExternalFile& f, const std::string& group, const
   }
   const Layout& L = in.layout;
   const std::vector<int64_t> kv = {L.total_k(), int64_t(c.heads_kv), int64_t(c.head_dim)};
-  const Tensor dq = read_grad(f, group + "/dq", id, c, external_o_shape(c));
-  const Tensor dk = read_grad(f, group + "/dk", id, c, kv);
-  const Tensor dv = read_grad(f, group + "/dv", id, c, kv);
+  const Tensor dq = read_grad(f, group + "/dq", id, c, external_packed_o_shape(c), c.seqlen_q);
+  const Tensor dk = read_grad(f, group + "/dk", id, c, kv, c.seqlen_k);
+  const Tensor dv = read_grad(f, group + "/dv", id, c, kv, c.seqlen_k);
   std::vector<float> dsinks;
   if (c.has_sink()) {
     const auto a = f.read(group + "/dsinks");
