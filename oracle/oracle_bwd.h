@@ -46,9 +46,9 @@ struct OracleBackward {
   RowSet keys;                // dk's and dv's keys (evaluated_keys); keys.heads are KV heads
   std::vector<int> dq_heads;  // = rows.heads; dσ is over the same heads
   int head_dim = 0;
-  GradRef dq;      // [rows, rows.heads, D]
-  GradRef dk;      // [keys, keys.heads, D], summed over each KV head's query heads
-  GradRef dv;      // [keys, keys.heads, D]
+  GradRef dq;  // [rows, rows.heads, D]
+  GradRef dk;  // [keys, keys.heads, D], summed over each KV head's query heads
+  GradRef dv;  // [keys, keys.heads, D]
   // [rows.heads], over every row of every sequence; empty without a sink. Its m and l are
   // root-sum-squares over rows (docs/policy.md: a sum of thousands of independently rounded
   // rows, where the worst case m of the other gradients would hide a sign error):

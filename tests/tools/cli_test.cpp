@@ -21,8 +21,6 @@
 #include "reports/store/store.h"
 #include "tests/tools/child.h"
 
-extern char** environ;
-
 namespace sinkbench {
 namespace {
 
@@ -52,28 +50,13 @@ Env make_env(const std::string& name) {
 }
 
 // Starts the binary with args; stdout and stderr go to `log`.
+// The sinkbench under test, started without waiting (tests/tools/child.h's spawn_child).
 pid_t spawn(const std::vector<std::string>& args, const std::string& log,
             const std::vector<std::string>& extra_env = {}) {
-  std::vector<std::string> all = {SINKBENCH_BIN};
-  all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : all)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_store(extra_env);
-  for (char** e = environ; *e; ++e)
-    env_store.push_back(*e);
-  std::vector<char*> envp;
-  for (auto& e : env_store)
-    envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, SINKBENCH_BIN, &fa, nullptr, argv.data(), envp.data()), 0);
-  posix_spawn_file_actions_destroy(&fa);
+  std::vector<std::string> argv = {SINKBENCH_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = spawn_child(argv, log, extra_env);
+  EXPECT_GT(pid, 0) << "could not start " << SINKBENCH_BIN;
   return pid;
 }
 
