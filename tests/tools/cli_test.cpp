@@ -55,7 +55,7 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log,
             const std::vector<std::string>& extra_env = {}) {
   std::vector<std::string> argv = {SINKBENCH_BIN};
   argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = spawn_child(argv, log, extra_env);
+  const pid_t pid = test::spawn_child(argv, log, extra_env);
   EXPECT_GT(pid, 0) << "could not start " << SINKBENCH_BIN;
   return pid;
 }
