@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "reports/journal.h"
 #include "reports/merge.h"
+#include "tests/support/temp_dir.h"
 
 namespace sinkbench {
 namespace {
@@ -25,6 +26,7 @@ std::string temp_dir(const std::string& name) {
       fs::temp_directory_path() / ("sinkbench_reports_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
+  testing::remove_at_exit(d);
   return d.string();
 }
 
