@@ -20,6 +20,7 @@
 #include "reports/store/journal.h"
 #include "reports/store/lock.h"
 #include "reports/store/merge.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_seed.h"
 
 namespace sinkbench {
@@ -32,6 +33,7 @@ std::string temp_dir(const std::string& name) {
       fs::temp_directory_path() / ("sinkbench_reports_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
+  testing::remove_at_exit(d);
   return d.string();
 }
 

@@ -7,12 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "tests/support/temp_dir.h"
 
 extern char** environ;
 
@@ -48,20 +49,7 @@ inline ChildResult run_child(std::vector<std::string> argv, const std::string& w
   return r;
 }
 
-// Removes the folder when the test process exits, so tests leave nothing in /tmp
-// (SINKBENCH_KEEP_TEST_DIRS=1 keeps them to look at).
-inline void remove_at_exit(const std::filesystem::path& d) {
-  static struct Cleanup {
-    std::vector<std::filesystem::path> dirs;
-    ~Cleanup() {
-      if (const char* keep = std::getenv("SINKBENCH_KEEP_TEST_DIRS"); keep && *keep == '1') return;
-      std::error_code ec;
-      for (const auto& d : dirs)
-        std::filesystem::remove_all(d, ec);
-    }
-  } cleanup;
-  cleanup.dirs.push_back(d);
-}
+using testing::remove_at_exit;
 
 // A fresh temporary folder per test, removed when the test process exits.
 inline std::filesystem::path fresh_dir(const std::string& name) {
