@@ -15,6 +15,7 @@
 #include "reports/store/journal.h"
 #include "reports/store/merge.h"
 #include "reports/store/store.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/test_seed.h"
 
 namespace sinkbench {
@@ -30,6 +31,7 @@ std::string temp_dir(const std::string& name) {
       fs::temp_directory_path() / ("sinkbench_schema_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
+  testing::remove_at_exit(d);
   return d.string();
 }
 
