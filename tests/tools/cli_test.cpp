@@ -90,6 +90,13 @@ int committed_cases(const std::string& journal) {
   return lines > 0 ? lines - 1 : 0;  // the first line is the header
 }
 
+// Waits (at most 30 s) until a run writing `out` has committed `n` cases to its journal.
+void wait_for_commits(const std::string& out, int n) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (committed_cases(out + ".journal") < n && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+}
+
 // Rows a run writes per case: one per built-in implementation, on any device.
 size_t impl_count(const Env& env) {
   const Result r = run(env, {"list", "impls"});
@@ -144,9 +151,7 @@ TEST(Cli, KilledSweepResumesToTheUninterruptedResult) {
   // Each case sleeps between its HDF5 append and its journal commit: the kill lands mid-case.
   const pid_t pid = spawn({"run", "--suite", env.suite, "-o", out}, env.dir + "/killed.log",
                           {"SINKBENCH_TEST_COMMIT_DELAY_MS=150"});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (committed_cases(out + ".journal") < 4 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait_for_commits(out, 4);
   std::this_thread::sleep_for(std::chrono::milliseconds(60));
   ::kill(pid, SIGKILL);
   EXPECT_EQ(wait_exit(pid), 128 + SIGKILL);
@@ -175,9 +180,7 @@ TEST(Cli, ResumeSurvivesACorruptCaseArraysFileAndACutJournalLine) {
   ASSERT_TRUE(full.code == 0 || full.code == 1) << full.output;
   const pid_t pid = spawn({"run", "--suite", env.suite, "-o", out, "--keep-arrays"},
                           env.dir + "/k.log", {"SINKBENCH_TEST_COMMIT_DELAY_MS=100"});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (committed_cases(out + ".journal") < 3 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait_for_commits(out, 3);
   ::kill(pid, SIGKILL);
   wait_exit(pid);
   // The worst a kill or a bad disk can leave: a committed case's arrays file cut in half and a
@@ -209,9 +212,7 @@ TEST(Cli, ResumeOfAKeepArraysRunKeepsEveryCommittedCase) {
   ASSERT_TRUE(full.code == 0 || full.code == 1) << full.output;
   const pid_t pid = spawn({"run", "--suite", env.suite, "-o", out, "--keep-arrays"},
                           env.dir + "/k.log", {"SINKBENCH_TEST_COMMIT_DELAY_MS=100"});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (committed_cases(out + ".journal") < 4 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait_for_commits(out, 4);
   ::kill(pid, SIGKILL);
   wait_exit(pid);
   const int committed = committed_cases(out + ".journal");
@@ -235,9 +236,7 @@ TEST(Cli, ASecondWriterOfTheSameOutputIsRefusedNamingTheHolder) {
   const std::string out = env.dir + "/out.h5";
   const pid_t pid = spawn({"run", "--suite", env.suite, "-o", out}, env.dir + "/first.log",
                           {"SINKBENCH_TEST_COMMIT_DELAY_MS=150"});
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (committed_cases(out + ".journal") < 1 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  wait_for_commits(out, 1);
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"run", "--suite", env.suite, "-o", out},
            {"run", "--suite", env.suite, "-o", out, "--resume"}}) {
