@@ -94,6 +94,24 @@ SB_HD int64_t visible_count(const MaskRule& m, int64_t i, int64_t sq, int64_t sk
   return c;
 }
 
+// True when every query at a position in [p_first, p_last] sees every key of [j0, j1), so a key
+// tile needs no per-score masking. Keys past the sequence's (or split's) end are the caller's to
+// exclude: this is the mask rule only.
+SB_HD bool tile_fully_visible(const MaskRule& m, int64_t j0, int64_t j1, int64_t p_first,
+                              int64_t p_last) {
+  switch (m.kind) {
+    case MaskKind::none:
+      return true;
+    case MaskKind::causal:
+      return j1 - 1 <= p_first;
+    case MaskKind::sliding_window:
+      return j1 - 1 <= p_first && j0 > p_last - m.window;
+    case MaskKind::sink_tokens:
+      return j1 - 1 <= p_first && (j0 > p_last - m.window || j1 <= m.sink_tokens);
+  }
+  return false;
+}
+
 // The keys within [lo, hi) that some query at an absolute position in [p_first, p_last] can see,
 // as two ascending runs: `head` (every mask; for sink_tokens the sink tokens) and `tail` (the
 // window of sink_tokens; empty for the other masks). Either may be empty; they may touch. The

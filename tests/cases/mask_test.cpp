@@ -1,6 +1,8 @@
 // tests/cases/mask_test.cpp — visible_ranges agrees with the rule of DESIGN §1 written out
 // directly here, for every mask kind over fresh random shapes; visible_span and tile_runs (the
-// kernels' and the split planner's key walk) cover exactly the keys some row of a block sees.
+// kernels' and the split planner's key walk) cover exactly the keys some row of a block sees;
+// tile_fully_visible (the kernels' "no masking needed" test) holds exactly when every row sees
+// every key of the tile.
 #include "cases/mask.h"
 
 #include <gtest/gtest.h>
@@ -115,6 +117,33 @@ TEST(Mask, SpanAndTilesCoverExactlyTheBlocksKeys) {
     // Tiles in the span but with no visible key cannot occur: runs are whole intervals.
     ASSERT_EQ(visited, tiles) << "mask " << int(kind) << " bn " << bn;
   }
+}
+
+// tile_fully_visible(j0, j1, p_first, p_last) is true exactly when every position in
+// [p_first, p_last] sees every key of [j0, j1) by the rule itself.
+TEST(Mask, FullyVisibleTileMeansEveryRowSeesEveryKey) {
+  std::mt19937_64 gen(testing::test_seed());
+  int fully = 0;
+  for (int trial = 0; trial < 5000; ++trial) {
+    const MaskKind kind = MaskKind(gen() % 4);
+    MaskRule m{kind, 0, 0};
+    if (kind == MaskKind::sliding_window || kind == MaskKind::sink_tokens)
+      m.window = 1 + gen() % 100;
+    if (kind == MaskKind::sink_tokens) m.sink_tokens = gen() % 40;
+    const int64_t p_first = int64_t(gen() % 300) - 10;
+    const int64_t p_last = p_first + int64_t(gen() % 40);
+    const int64_t j0 = int64_t(gen() % 300);
+    const int64_t j1 = j0 + 1 + int64_t(gen() % 64);
+    bool every = true;
+    for (int64_t p = p_first; p <= p_last && every; ++p)
+      for (int64_t j = j0; j < j1 && every; ++j)
+        every = is_visible(m, j, p);
+    fully += every;
+    ASSERT_EQ(tile_fully_visible(m, j0, j1, p_first, p_last), every)
+        << "mask " << int(kind) << " W " << m.window << " k " << m.sink_tokens << " p " << p_first
+        << ".." << p_last << " keys [" << j0 << ", " << j1 << ")";
+  }
+  EXPECT_GT(fully, 100) << "too few fully visible draws to test the true side";
 }
 
 }  // namespace

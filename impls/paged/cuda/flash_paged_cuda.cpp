@@ -37,9 +37,14 @@ Support supports_case(const CaseSpec& c) {
     return Support::no("heads_q must be a multiple of heads_kv");
   const Support paged = paged_supports(c);
   if (!paged.ok) return paged;
-  int64_t max_sq = 0;
-  for (int s = 0; s < c.num_seqs(); ++s)
+  int64_t max_sq = 0, max_sk = 0;
+  for (int s = 0; s < c.num_seqs(); ++s) {
     max_sq = std::max(max_sq, c.sq(s));
+    max_sk = std::max(max_sk, c.sk(s));
+  }
+  // The kernel finds a key's page in 32-bit arithmetic.
+  if (max_sk > std::numeric_limits<int32_t>::max())
+    return Support::no(fmt::format("{} keys in one sequence exceed 2^31 - 1", max_sk));
   // Row blocks of 16 (query head, query row) pairs run along grid x.
   if (int64_t(c.gqa()) * max_sq > (int64_t(1) << 30))
     return Support::no(

@@ -33,8 +33,10 @@ struct PagedTraits {
   static constexpr int kWarps = kSplitThreads / 32;
   static constexpr int kWarpKeys = kBlockN / kWarps;  // keys of a tile each warp takes
   static constexpr int kChunksPerRow = HeadDim / 8;   // 16-byte chunks per K/V row
-  // Tiles in flight: enough bytes outstanding per SM to cover HBM latency with 2-3 CTAs per SM.
-  static constexpr int kStages = HeadDim <= 64 ? 4 : 3;
+  // Tiles in flight (two requested ahead of the one in use): at D 64 the 51 KiB ring lets four
+  // CTAs share an SM, whose 16 warps hide the loop's latencies better than three CTAs of a
+  // four-stage ring (bench/RESULTS.md, decode).
+  static constexpr int kStages = 3;
   static constexpr int kKVElems = kBlockN * HeadDim;
   static constexpr int kQElems = kBlockM * HeadDim;
   static constexpr int kSmemBytes = (kQElems + 2 * kStages * kKVElems) * 2;
@@ -103,17 +105,26 @@ __global__ void __launch_bounds__(kSplitThreads, 2)
   const auto* vp = static_cast<const uint16_t*>(p.v) + int64_t(kvh) * p.v_head_stride;
   auto load_kv = [&](int t, int slot) {
     const int64_t j0 = tile_of(t) * BN;
+    // The tile's first key sits in logical page pg0 at slot in0 (32-bit: sk < 2^31 keys, the
+    // support check); each row steps on from there, at most BN / 16 pages, with no division.
+    const int pg0 = int(uint32_t(j0) / uint32_t(p.page_size));
+    const int in0 = int(j0) - pg0 * p.page_size;
     uint16_t* dk = sK + slot * TR::kKVElems;
     uint16_t* dv = sV + slot * TR::kKVElems;
 #pragma unroll
     for (int it = 0; it < (BN * TR::kChunksPerRow) / kSplitThreads; ++it) {
       const int id = tid + it * kSplitThreads;
       const int row = id / TR::kChunksPerRow, chunk = id % TR::kChunksPerRow;
-      const int64_t j = j0 + row;
-      const bool ok = j < split_hi;  // slots past the split are zero (NaN in a page is real)
+      const bool ok = j0 + row < split_hi;  // slots past the split are zero (NaN in a page is real)
       int64_t off = 0;
-      if (ok)
-        off = int64_t(bt[j / p.page_size]) * p.page_stride + (j % p.page_size) * p.k_row_stride;
+      if (ok) {
+        int pg = pg0, in = in0 + row;
+        while (in >= p.page_size) {
+          in -= p.page_size;
+          ++pg;
+        }
+        off = int64_t(bt[pg]) * p.page_stride + int64_t(in) * p.k_row_stride;
+      }
       cp_async16(smem_addr(dk + swz<D>(row, chunk)), kp + off + chunk * 8, ok);
       cp_async16(smem_addr(dv + swz<D>(row, chunk)), vp + off + chunk * 8, ok);
     }
@@ -173,7 +184,12 @@ __global__ void __launch_bounds__(kSplitThreads, 2)
     const int slot = t % kStages;
     const uint16_t* tK = sK + slot * TR::kKVElems;
     const uint16_t* tV = sV + slot * TR::kKVElems;
-    const int64_t jw = tile_of(t) * BN + warp * TR::kWarpKeys;  // this warp's first key
+    const int64_t j0 = tile_of(t) * BN;
+    const int64_t jw = j0 + warp * TR::kWarpKeys;  // this warp's first key
+    // Inside the split and seen whole by every row's position: no score needs masking (rows past
+    // the group's are never written, so their scores need no mask either).
+    const bool whole =
+        j0 + BN <= split_hi && tile_fully_visible(p.mask, j0, j0 + BN, pos_min, pos_max);
 
     float sacc[2][4] = {};
 #pragma unroll
@@ -184,15 +200,17 @@ __global__ void __launch_bounds__(kSplitThreads, 2)
       mma16816<T>(sacc[0], qf[kd], b[0], b[1]);
       mma16816<T>(sacc[1], qf[kd], b[2], b[3]);
     }
+    if (!whole) {
 #pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
+      for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int rr = e >> 1;
-        const int64_t j = jw + nt * 8 + tig * 2 + (e & 1);
-        if (!(my_ok[rr] && j < split_hi && is_visible(p.mask, j, my_pos[rr])))
-          sacc[nt][e] = kNegInf;
-      }
+        for (int e = 0; e < 4; ++e) {
+          const int rr = e >> 1;
+          const int64_t j = jw + nt * 8 + tig * 2 + (e & 1);
+          if (!(my_ok[rr] && j < split_hi && is_visible(p.mask, j, my_pos[rr])))
+            sacc[nt][e] = kNegInf;
+        }
+    }
 
 #pragma unroll
     for (int rr = 0; rr < 2; ++rr) {

@@ -105,17 +105,7 @@ struct KeyTiles {
   __device__ bool unmasked(int64_t j0) const {
     const int64_t j1 = j0 + BN;  // exclusive
     if (j1 > sk) return false;
-    switch (mask.kind) {
-      case MaskKind::none:
-        return true;
-      case MaskKind::causal:
-        return j1 - 1 <= p_first;
-      case MaskKind::sliding_window:
-        return j1 - 1 <= p_first && j0 > p_last - mask.window;
-      case MaskKind::sink_tokens:
-        return j1 - 1 <= p_first && (j0 > p_last - mask.window || j1 <= mask.sink_tokens);
-    }
-    return false;
+    return tile_fully_visible(mask, j0, j1, p_first, p_last);
   }
 
   // Sets to -inf the scores of a 16-row strip (C fragments s[n8 block][4]) that row `row0` (the
