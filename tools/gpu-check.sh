@@ -5,7 +5,9 @@
 # small cases (forward and backward), the forward and backward benchmarks, and `sinkbench run
 # --suite gpt-oss --device cuda`. Logs go to $OUT (or out/gpu-check), bundled as logs.tgz; a short
 # summary is printed last. Calls cmake
-# directly (no tools/setup.sh: the GPU machine has the dependencies and no network). Exit status:
+# directly (no tools/setup.sh: the GPU machine has the dependencies and no network). The peers'
+# forward and backward timings on the benchmarks' shapes run in the same call, and a table of
+# our medians against theirs (tools/peers/ratios.py) is printed last. Exit status:
 # non-zero if the build, a gpu test, a sanitizer check or the benchmark failed.
 #   SINKBENCH_BUILD   build directory (default build-gpu)
 #   GPU_CHECK_SKIP    space-separated steps to skip: tests sanitizer bench cli peers golden
@@ -99,6 +101,19 @@ if ! skipped bench && [[ -x $build/bench/bench_paged_cuda ]]; then
   paged_table=$(sed -n '/^# flash_paged\/cuda/,$p' "$out/bench-paged.log")
 fi
 
+# The peers' speed on the same shapes in the same call (tools/peers/fwd_peers.py, bwd_peers.py):
+# our medians against theirs as ratios, since only figures of one call on one GPU compare.
+if ! skipped bench && ! skipped peers; then
+  t0=$SECONDS
+  python3 "$root/tools/peers/fwd_peers.py" --json "$out/peers-fwd.json" >"$out/peers-fwd.log" 2>&1 ||
+    status=1
+  ratio_table=$(python3 "$root/tools/peers/ratios.py" "$out/peers-fwd.json" "$out"/bench.json \
+    "$out"/bench-paged.json 2>&1)
+  python3 "$root/tools/peers/bwd_peers.py" >"$out/peers-bwd.log" 2>&1 || status=1
+  note "peers' forward and backward timings in $((SECONDS - t0)) s (peers-fwd.log, peers-bwd.log)"
+  peers_bwd_table=$(grep -E '^[|#]' "$out/peers-bwd.log")
+fi
+
 if ! skipped cli && [[ -x $build/sinkbench ]]; then
   t0=$SECONDS
   timeout "${GPU_CHECK_CLI_TIMEOUT:-600}" "$build/sinkbench" run --suite gpt-oss --device cuda \
@@ -134,7 +149,7 @@ if ! skipped golden && [[ -x $build/sinkbench ]]; then
 fi
 
 # The device hands back at most 8 files: bundle the logs.
-(cd "$out" && tar czf logs.tgz ./*.log ./*.txt 2>/dev/null && rm -f ./*.log ./*.txt) || true
+(cd "$out" && tar czf logs.tgz ./*.log ./*.txt ./*.json 2>/dev/null && rm -f ./*.log ./*.txt ./*.json) || true
 echo
 echo "---- summary ----"
 printf '%s\n' "${summary[@]}"
@@ -144,4 +159,6 @@ printf '%s\n' "${summary[@]}"
 [[ -n ${bench_table:-} ]] && printf '%s\n' "$bench_table"
 [[ -n ${paged_table:-} ]] && printf '%s\n' "$paged_table"
 [[ -n ${bwd_table:-} ]] && printf '%s\n' "$bwd_table"
+[[ -n ${peers_bwd_table:-} ]] && printf '%s\n' "$peers_bwd_table"
+[[ -n ${ratio_table:-} ]] && printf '%s\n' "$ratio_table"
 exit $status
