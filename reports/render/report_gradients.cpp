@@ -1,5 +1,6 @@
-// reports/render/report_gradients.cpp — the gradients section of report.md, from the gradient
-// columns of the results table (reports/store/table.cpp, "<gradient>_<metric>").
+// reports/render/report_gradients.cpp — the gradients section of report.md and the skeleton of
+// the page's, from the gradient columns of the results table (reports/store/table.cpp,
+// "<gradient>_<metric>"; the page's part is drawn by reports/web/report.js).
 #include "reports/render/report_gradients.h"
 
 #include <fmt/format.h>
@@ -28,6 +29,7 @@ std::vector<GradEntry> entries(const std::vector<StoredRun>& runs,
   for (size_t f = 0; f < runs.size(); ++f) {
     const Table& R = runs[f].results;
     const Table& C = runs[f].cases;
+    if (R.absent("grad_status")) continue;  // a file from before gradients (schema v1)
     std::map<std::string, size_t> case_row;
     for (size_t i = 0; i < C.rows.size(); ++i)
       case_row[C.text(i, "case_id")] = i;
@@ -136,6 +138,39 @@ std::string gradients_md(const std::vector<StoredRun>& runs, const std::vector<s
              "of policy v2, docs/policy.md).\n\n",
              all.size(), all.size() - size_t(failed), failed) +
          matrix(all) + floor_by_length(all) + worst_table(all, worst);
+}
+
+std::string gradients_html(const std::vector<StoredRun>& runs, const std::vector<std::string>& tags,
+                           int worst) {
+  if (entries(runs, tags).empty()) return "";
+  std::string grads;
+  for (Grad g : kGrads) {
+    if (!grads.empty()) grads += ' ';
+    grads += grad_name(g);
+  }
+  return fmt::format(R"(<section id="gradients" data-grads="{}" data-worst="{}">
+<h2>Gradients</h2>
+<div id="grad-verdict" class="grad-verdict"></div>
+<h3>Backward verdicts per gradient</h3>
+<p class="note">Implementation × gradient over the results whose backward was judged: within that
+gradient's bound / judged (policy v2: budget ≤ 1, no NaN, no Inf). Red: some result exceeded it,
+the failed bounds named with their count (hover for the cases); <code>+N skip</code>: results
+with no backward (hover for the reason); — : the gradient was not judged there (no sink: no
+dsinks).</p>
+<div id="grad-matrix"></div>
+<h3>Gradient error by key length</h3>
+<p class="note">Relative L2 error of each gradient per implementation (points: results; line or
+bar: mean per key length), by dtype; the dashed black line is the rounding floor (the exactly
+rounded gradient's relative L2 error: rel_l2 / floor_ratio).</p>
+<div id="chart-grad" class="chart"></div>
+<h3 id="grad-worst-title">Worst gradient results</h3>
+<p class="note">Failures first (NaN or Inf, then by budget), then by the largest budget of the
+four gradients; a budget of 1 is the bound. The worst element is that of the gradient with the
+largest budget. Click a column header to sort.</p>
+<div id="grad-worst" class="scroll"></div>
+</section>
+)",
+                     grads, worst);
 }
 
 }  // namespace sinkbench
