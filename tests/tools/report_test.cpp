@@ -287,7 +287,7 @@ TEST(Report, PlantedFailureIsOnTheFirstScreenInHeadlessChromium) {
   EXPECT_GT(fs::file_size(shot), 10000u);  // a blank page is a few kB
 }
 
-// ---- Gradients: the section is there exactly when some backward was judged -------------------
+// ---- Gradients: the section is there exactly when some backward was judged ------------------
 
 const std::string kGradDetail = "dk: 12.5x its bound (planted by report_test)";
 
@@ -340,6 +340,15 @@ TEST(Report, GradientSectionOnlyWhereABackwardWasJudged) {
   EXPECT_EQ(read_store(grad_runs().forward_only.string()).results.text(0, "grad_status"), "");
   EXPECT_EQ(slurp(out / "report.md").find("## Gradients"), std::string::npos);
   EXPECT_EQ(slurp(out / "index.html").find("id=\"gradients\""), std::string::npos);
+  // A file from before gradients (schema v1: no gradient or diagnosis columns) renders, without.
+  const fs::path v1 = runs().dir / "v1_report";
+  const auto r =
+      sinkbench({"report", std::string(SINKBENCH_SOURCE_DIR) + "/tests/reports/data/results_v1.h5",
+                 "-o", v1.string()},
+                runs().dir / "v1_report.log");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(slurp(v1 / "report.md").find("## Gradients"), std::string::npos);
+  EXPECT_EQ(slurp(v1 / "index.html").find("id=\"gradients\""), std::string::npos);
 }
 
 // The page's Gradients section in headless Chromium: a planted dk failure is red in the
