@@ -19,6 +19,7 @@ struct GradEntry {
   std::string file, impl, case_id, label, status, bound, detail;
   int64_t sk = 0;
   double budget[4] = {}, floor_ratio[4] = {};
+  bool judged[4] = {};  // the gradient has elements (dsinks has none without a sink)
   bool ok[4] = {};
   double worst() const { return *std::max_element(budget, budget + 4); }
 };
@@ -49,6 +50,7 @@ std::vector<GradEntry> entries(const std::vector<StoredRun>& runs,
         e.floor_ratio[k] = R.number(i, n + "_floor_ratio");
         e.ok[k] = e.budget[k] <= 1 && R.integer(i, n + "_nan_count") == 0 &&
                   R.integer(i, n + "_inf_count") == 0;
+        e.judged[k] = R.integer(i, n + "_elements") > 0;
       }
       out.push_back(std::move(e));
     }
@@ -64,19 +66,27 @@ double median(std::vector<double> v) {
 }
 
 std::string matrix(const std::vector<GradEntry>& all) {
-  std::map<std::string, std::pair<int, int[4]>> by_impl;
+  struct Counts {
+    int ok[4] = {}, judged[4] = {};
+  };
+  std::map<std::string, Counts> by_impl;
   for (const GradEntry& e : all) {
-    auto& [n, ok] = by_impl[e.impl];
-    ++n;
-    for (int k = 0; k < 4; ++k)
-      ok[k] += e.ok[k];
+    Counts& c = by_impl[e.impl];
+    for (int k = 0; k < 4; ++k) {
+      c.ok[k] += e.judged[k] && e.ok[k];
+      c.judged[k] += e.judged[k];
+    }
   }
   std::string s =
-      "Each cell: results within that gradient's bound / backward results judged.\n\n"
+      "Each cell: results within that gradient's bound / backward results judged (— : none "
+      "judged, e.g. dsinks without a sink).\n\n"
       "| implementation | dq | dk | dv | dsinks |\n| --- | --- | --- | --- | --- |\n";
-  for (const auto& [impl, v] : by_impl)
-    s += fmt::format("| {} | {}/{} | {}/{} | {}/{} | {}/{} |\n", impl, v.second[0], v.first,
-                     v.second[1], v.first, v.second[2], v.first, v.second[3], v.first);
+  for (const auto& [impl, c] : by_impl) {
+    s += "| " + impl + " |";
+    for (int k = 0; k < 4; ++k)
+      s += c.judged[k] ? fmt::format(" {}/{} |", c.ok[k], c.judged[k]) : std::string(" — |");
+    s += "\n";
+  }
   return s + "\n";
 }
 
@@ -118,9 +128,10 @@ std::string worst_table(std::vector<GradEntry> all, int limit) {
     const GradEntry& e = all[i];
     std::string detail = e.status == "fail" ? e.bound + ": " + e.detail : "";
     std::replace(detail.begin(), detail.end(), '|', '/');
-    s += fmt::format("| {} | {} | {} | {} | {:.3g} | {:.3g} | {:.3g} | {:.3g} | {} |\n", e.file,
-                     e.impl, e.label, e.status, e.budget[0], e.budget[1], e.budget[2], e.budget[3],
-                     detail);
+    s += fmt::format("| {} | {} | {} | {} |", e.file, e.impl, e.label, e.status);
+    for (int k = 0; k < 4; ++k)
+      s += e.judged[k] ? fmt::format(" {:.3g} |", e.budget[k]) : std::string(" — |");
+    s += " " + detail + " |\n";
   }
   return s + "\n";
 }

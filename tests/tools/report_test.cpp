@@ -340,6 +340,23 @@ TEST(Report, GradientSectionOnlyWhereABackwardWasJudged) {
   EXPECT_EQ(read_store(grad_runs().forward_only.string()).results.text(0, "grad_status"), "");
   EXPECT_EQ(slurp(out / "report.md").find("## Gradients"), std::string::npos);
   EXPECT_EQ(slurp(out / "index.html").find("id=\"gradients\""), std::string::npos);
+  // The planted dk failure heads report.md's worst gradient results, with its budget and bound.
+  const fs::path planted = runs().dir / "grad_planted_md";
+  ASSERT_EQ(sinkbench({"report", grad_runs().planted.string(), "-o", planted.string()},
+                      runs().dir / "grad_planted_md.log")
+                .code,
+            0);
+  const std::string md = slurp(planted / "report.md");
+  const size_t worst = md.find("### Worst gradient results");
+  ASSERT_NE(worst, std::string::npos) << md;
+  const size_t first = md.find("\n| grad_planted.h5 |", worst);
+  ASSERT_NE(first, std::string::npos) << md.substr(worst, 1000);
+  const std::string row = md.substr(first + 1, md.find('\n', first + 1) - first - 1);
+  EXPECT_NE(row.find("| " + grad_runs().impl + " | " + grad_runs().label + " | fail |"),
+            std::string::npos)
+      << row;
+  EXPECT_NE(row.find("| 12.5 |"), std::string::npos) << row;
+  EXPECT_NE(row.find("dk_bound: " + kGradDetail), std::string::npos) << row;
   // A file from before gradients (schema v1: no gradient or diagnosis columns) renders, without.
   const fs::path v1 = runs().dir / "v1_report";
   const auto r =
