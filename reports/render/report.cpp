@@ -47,9 +47,13 @@ struct Entry {
   size_t case_row = 0;
   std::optional<double> tflops, gbs, ratio, seconds;
 
+  // Empty where the file lacks the column (one written before it was added).
   std::string text(const std::string& col) const {
-    if (has_column(*results, col)) return results->text(row, col);
-    if (has_column(*cases, col)) return cases->text(case_row, col);
+    for (const auto& [t, r] : {std::pair{results, row}, {cases, case_row}})
+      if (has_column(*t, col)) {
+        const auto* s = std::get_if<std::string>(&t->value(r, col));
+        return s ? *s : "";
+      }
     return "";
   }
   std::string status() const { return text("status"); }
@@ -384,8 +388,10 @@ std::string script_safe(std::string js) {
   return js;
 }
 
-// A table cell as JSON: text, integer or number; null for a non-finite number.
+// A table cell as JSON: text, integer or number; null for a non-finite number or a column the
+// file lacks.
 json value_json(const Table& t, size_t row, const Column& c) {
+  if (std::holds_alternative<Absent>(t.value(row, c.name))) return nullptr;
   if (c.kind == Kind::str) return t.text(row, c.name);
   if (c.kind == Kind::i64) return t.integer(row, c.name);
   const double v = t.number(row, c.name);
@@ -490,7 +496,7 @@ ReportFiles write_report(const ReportOptions& opt) {
 
   // Sections other areas add (one line each), after the built-in answer and before the rest.
   std::vector<ReportSection> sections;
-  sections.push_back({gradients_md(runs, tags, opt.worst), ""});
+  sections.push_back({gradients_md(runs, tags, opt.worst), gradients_html(runs, tags, opt.worst)});
 
   std::string files;
   for (const auto& t : tags)

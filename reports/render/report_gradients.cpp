@@ -1,5 +1,6 @@
-// reports/render/report_gradients.cpp — the gradients section of report.md, from the gradient
-// columns of the results table (reports/store/table.cpp, "<gradient>_<metric>").
+// reports/render/report_gradients.cpp — the gradients section of report.md and the skeleton of
+// the page's, from the gradient columns of the results table (reports/store/table.cpp,
+// "<gradient>_<metric>"; the page's part is drawn by reports/web/report.js).
 #include "reports/render/report_gradients.h"
 
 #include <fmt/format.h>
@@ -18,6 +19,7 @@ struct GradEntry {
   std::string file, impl, case_id, label, status, bound, detail;
   int64_t sk = 0;
   double budget[4] = {}, floor_ratio[4] = {};
+  bool judged[4] = {};  // the gradient has elements (dsinks has none without a sink)
   bool ok[4] = {};
   double worst() const { return *std::max_element(budget, budget + 4); }
 };
@@ -28,6 +30,7 @@ std::vector<GradEntry> entries(const std::vector<StoredRun>& runs,
   for (size_t f = 0; f < runs.size(); ++f) {
     const Table& R = runs[f].results;
     const Table& C = runs[f].cases;
+    if (R.absent("grad_status")) continue;  // a file from before gradients (schema v1)
     std::map<std::string, size_t> case_row;
     for (size_t i = 0; i < C.rows.size(); ++i)
       case_row[C.text(i, "case_id")] = i;
@@ -47,6 +50,7 @@ std::vector<GradEntry> entries(const std::vector<StoredRun>& runs,
         e.floor_ratio[k] = R.number(i, n + "_floor_ratio");
         e.ok[k] = e.budget[k] <= 1 && R.integer(i, n + "_nan_count") == 0 &&
                   R.integer(i, n + "_inf_count") == 0;
+        e.judged[k] = R.integer(i, n + "_elements") > 0;
       }
       out.push_back(std::move(e));
     }
@@ -62,19 +66,27 @@ double median(std::vector<double> v) {
 }
 
 std::string matrix(const std::vector<GradEntry>& all) {
-  std::map<std::string, std::pair<int, int[4]>> by_impl;
+  struct Counts {
+    int ok[4] = {}, judged[4] = {};
+  };
+  std::map<std::string, Counts> by_impl;
   for (const GradEntry& e : all) {
-    auto& [n, ok] = by_impl[e.impl];
-    ++n;
-    for (int k = 0; k < 4; ++k)
-      ok[k] += e.ok[k];
+    Counts& c = by_impl[e.impl];
+    for (int k = 0; k < 4; ++k) {
+      c.ok[k] += e.judged[k] && e.ok[k];
+      c.judged[k] += e.judged[k];
+    }
   }
   std::string s =
-      "Each cell: results within that gradient's bound / backward results judged.\n\n"
+      "Each cell: results within that gradient's bound / backward results judged (— : none "
+      "judged, e.g. dsinks without a sink).\n\n"
       "| implementation | dq | dk | dv | dsinks |\n| --- | --- | --- | --- | --- |\n";
-  for (const auto& [impl, v] : by_impl)
-    s += fmt::format("| {} | {}/{} | {}/{} | {}/{} | {}/{} |\n", impl, v.second[0], v.first,
-                     v.second[1], v.first, v.second[2], v.first, v.second[3], v.first);
+  for (const auto& [impl, c] : by_impl) {
+    s += "| " + impl + " |";
+    for (int k = 0; k < 4; ++k)
+      s += c.judged[k] ? fmt::format(" {}/{} |", c.ok[k], c.judged[k]) : std::string(" — |");
+    s += "\n";
+  }
   return s + "\n";
 }
 
@@ -116,9 +128,10 @@ std::string worst_table(std::vector<GradEntry> all, int limit) {
     const GradEntry& e = all[i];
     std::string detail = e.status == "fail" ? e.bound + ": " + e.detail : "";
     std::replace(detail.begin(), detail.end(), '|', '/');
-    s += fmt::format("| {} | {} | {} | {} | {:.3g} | {:.3g} | {:.3g} | {:.3g} | {} |\n", e.file,
-                     e.impl, e.label, e.status, e.budget[0], e.budget[1], e.budget[2], e.budget[3],
-                     detail);
+    s += fmt::format("| {} | {} | {} | {} |", e.file, e.impl, e.label, e.status);
+    for (int k = 0; k < 4; ++k)
+      s += e.judged[k] ? fmt::format(" {:.3g} |", e.budget[k]) : std::string(" — |");
+    s += " " + detail + " |\n";
   }
   return s + "\n";
 }
@@ -136,6 +149,39 @@ std::string gradients_md(const std::vector<StoredRun>& runs, const std::vector<s
              "of policy v2, docs/policy.md).\n\n",
              all.size(), all.size() - size_t(failed), failed) +
          matrix(all) + floor_by_length(all) + worst_table(all, worst);
+}
+
+std::string gradients_html(const std::vector<StoredRun>& runs, const std::vector<std::string>& tags,
+                           int worst) {
+  if (entries(runs, tags).empty()) return "";
+  std::string grads;
+  for (Grad g : kGrads) {
+    if (!grads.empty()) grads += ' ';
+    grads += grad_name(g);
+  }
+  return fmt::format(R"(<section id="gradients" data-grads="{}" data-worst="{}">
+<h2>Gradients</h2>
+<div id="grad-verdict" class="grad-verdict"></div>
+<h3>Backward verdicts per gradient</h3>
+<p class="note">Implementation × gradient over the results whose backward was judged: within that
+gradient's bound / judged (policy v2: budget ≤ 1, no NaN, no Inf). Red: some result exceeded it,
+the failed bounds named with their count (hover for the cases); <code>+N skip</code>: results
+with no backward (hover for the reason); — : the gradient was not judged there (no sink: no
+dsinks).</p>
+<div id="grad-matrix"></div>
+<h3>Gradient error by key length</h3>
+<p class="note">Relative L2 error of each gradient per implementation (points: results; line or
+bar: mean per key length), by dtype; the dashed black line is the rounding floor (the exactly
+rounded gradient's relative L2 error: rel_l2 / floor_ratio).</p>
+<div id="chart-grad" class="chart"></div>
+<h3 id="grad-worst-title">Worst gradient results</h3>
+<p class="note">Failures first (NaN or Inf, then by budget), then by the largest budget of the
+four gradients; a budget of 1 is the bound. The worst element is that of the gradient with the
+largest budget. Click a column header to sort.</p>
+<div id="grad-worst" class="scroll"></div>
+</section>
+)",
+                     grads, worst);
 }
 
 }  // namespace sinkbench

@@ -124,7 +124,136 @@ const hasColumn = (rows, key) => rows.some((r) => key in r);
 // An encoding without the channels left undefined (Vega-Lite rejects unknown values).
 const enc = (o) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
-const SB = {ABSENT, cellText, verdict, failing, worstElement, matrix, skipGroups, axisFor, yScaleFor, resultColumns};
+// ---- gradients ------------------------------------------------------------------------------
+// A row's backward is read from the columns grad_status, grad_bound, grad_detail and
+// "<gradient>_<metric>" for the gradients the page's section names (data-grads, from the
+// oracle's list), by the names the results table declares; nothing here declares a column.
+const gradJudged = (r) => JUDGED.has(r.grad_status);
+
+// One gradient of a judged backward, by the policy's rule (docs/policy.md, version 2): its bound
+// "<g>_nan", "<g>_inf" or "<g>_bound" when it failed, null when it passed, undefined when that
+// gradient was not judged there (no elements: dsinks without a sink, or a file without it).
+function gradFailure(r, g) {
+  if (!gradJudged(r) || !(r[`${g}_elements`] > 0)) return undefined;
+  if (r[`${g}_nan_count`] > 0) return `${g}_nan`;
+  if (r[`${g}_inf_count`] > 0) return `${g}_inf`;
+  return isNum(r[`${g}_budget`]) && r[`${g}_budget`] <= 1 ? null : `${g}_bound`;
+}
+
+// The rows with a backward (grad_status set), and the banner's sentence over them.
+const withBackward = (rows) => rows.filter((r) => typeof r.grad_status === 'string' && r.grad_status !== '');
+function gradVerdict(rows) {
+  const b = withBackward(rows);
+  const n = {pass: 0, fail: 0, skip: 0, error: 0};
+  for (const r of b) n[r.grad_status in n ? r.grad_status : 'error'] += 1;
+  const judged = n.pass + n.fail;
+  const skipped = n.skip ? ` (${n.skip} without a backward)` : '';
+  const text = `${judged} backward result${judged === 1 ? '' : 's'} judged: ${n.pass} pass, ${n.fail} fail` +
+      (n.error ? `, ${n.error} error` : '') + skipped;
+  return {...n, judged, ok: n.fail + n.error === 0 && judged > 0, text};
+}
+
+// Implementation x gradient: per cell the judged backward results within that gradient's bound,
+// those over it with their bounds counted, the skipped ones with their reasons.
+function gradMatrix(rows, grads) {
+  const b = withBackward(rows);
+  const impls = [...new Set(b.map((r) => r.impl))].sort();
+  const cells = {};
+  for (const r of b)
+    for (const g of grads) {
+      const k = r.impl + '\u0000' + g;
+      const c = (cells[k] = cells[k] || {pass: 0, fail: 0, skip: 0, error: 0, bounds: new Map(), reasons: new Set(), failed: []});
+      if (r.grad_status === 'skip') {
+        c.skip += 1;
+        if (r.grad_detail) c.reasons.add(r.grad_detail);
+        continue;
+      }
+      if (!gradJudged(r)) { c.error += 1; continue; }
+      const bound = gradFailure(r, g);
+      if (bound === undefined) continue;
+      if (bound === null) c.pass += 1;
+      else {
+        c.fail += 1;
+        c.bounds.set(bound, (c.bounds.get(bound) || 0) + 1);
+        c.failed.push(`${r.label || r.case_id}: ${bound}, budget ${fmtNum(r[`${g}_budget`])}`);
+      }
+    }
+  const cell = (impl, g) => {
+    const c = cells[impl + '\u0000' + g];
+    if (!c) return {cls: 'none', text: ''};
+    const judged = c.pass + c.fail;
+    const skip = c.skip ? ` +${c.skip} skip` : '';
+    if (judged === 0 && c.error === 0) {
+      if (c.skip) return {cls: 'skip', text: 'skip', title: [...c.reasons].join('; ')};
+      return {cls: 'none', text: ABSENT};
+    }
+    const text = `${c.pass}/${judged}` + skip;
+    if (!c.fail && !c.error) return {cls: 'pass', text, title: [...c.reasons].join('; ') || undefined};
+    const named = [...c.bounds].map(([bound, k]) => (k > 1 ? `${bound} ×${k}` : bound));
+    if (c.error) named.push(`${c.error} error`);
+    return {cls: 'fail', text: `${text} ✗ ${named.join(', ')}`, title: c.failed.join('\n')};
+  };
+  return {impls, cols: grads, cell};
+}
+
+// Points of the error-by-length chart: one per judged backward result and gradient, with the
+// rounding floor in rel_l2's units (rel_l2 / floor_ratio; null where the floor is 0 or unknown).
+function gradPoints(rows, grads) {
+  const out = [];
+  for (const r of rows.filter(gradJudged))
+    for (const g of grads) {
+      const rel = r[`${g}_rel_l2`], ratio = r[`${g}_floor_ratio`];
+      if (!isNum(rel) || gradFailure(r, g) === undefined) continue;
+      out.push({impl: r.impl, file: r.file, label: r.label, dtype: r.dtype, sk: r.sk, status: r.grad_status,
+                gradient: g, rel_l2: rel, floor_ratio: isNum(ratio) ? ratio : null,
+                floor: isNum(ratio) && ratio > 0 ? rel / ratio : null, budget: r[`${g}_budget`]});
+    }
+  return out;
+}
+
+// The gradient of a judged backward with the largest budget, or the first non-finite one.
+function worstGradient(r, grads) {
+  let best = null, key = -1;
+  for (const g of grads) {
+    const bound = gradFailure(r, g);
+    if (bound === undefined) continue;
+    const k = bound && !bound.endsWith('_bound') ? Infinity : isNum(r[`${g}_budget`]) ? r[`${g}_budget`] : -1;
+    if (k > key) { key = k; best = g; }
+  }
+  return best;
+}
+
+// "dv: seq 0 row 17 head 3 dim 5: got 0.125, want 0.1249" for that gradient, or absent.
+function gradWorstElement(r, grads) {
+  const g = worstGradient(r, grads);
+  if (!g || !isNum(r[`${g}_worst_row`])) return null;
+  const at = r[`${g}_worst_row`] < 0 ? `head ${r[`${g}_worst_head`] ?? 0}`
+    : `seq ${r[`${g}_worst_seq`] ?? 0} row ${r[`${g}_worst_row`]} head ${r[`${g}_worst_head`] ?? 0} dim ${r[`${g}_worst_dim`] ?? 0}`;
+  const got = r[`${g}_worst_got`], want = r[`${g}_worst_want`];
+  return `${g}: ${at}` + (isNum(got) && isNum(want) ? `: got ${got.toPrecision(6)}, want ${want.toPrecision(6)}` : '');
+}
+
+// Judged backward results worst first: failures (non-finite gradients first, then by budget),
+// then passes by their largest budget; at least `limit`, and every failure.
+function gradWorst(rows, grads, limit) {
+  const severity = (r) => {
+    let s = 0;
+    for (const g of grads) {
+      const bound = gradFailure(r, g);
+      if (bound === undefined) continue;
+      if (bound && !bound.endsWith('_bound')) return Infinity;
+      if (isNum(r[`${g}_budget`])) s = Math.max(s, r[`${g}_budget`]);
+    }
+    return s;
+  };
+  const sorted = rows.filter(gradJudged).map((r) => ({r, fail: r.grad_status === 'fail', s: severity(r)}))
+    .sort((a, b) => (a.fail !== b.fail ? (a.fail ? -1 : 1) : b.s - a.s));
+  const fails = sorted.filter((x) => x.fail).length;
+  return sorted.slice(0, Math.max(limit, fails)).map((x) => x.r);
+}
+
+const SB = {ABSENT, cellText, verdict, failing, worstElement, matrix, skipGroups, axisFor, yScaleFor, resultColumns,
+            gradFailure, gradVerdict, gradMatrix, gradPoints, gradWorst, gradWorstElement};
 if (typeof module !== 'undefined' && module.exports) module.exports = SB;
 
 // ---- drawing (browser only) ----------------------------------------------------------------
@@ -192,23 +321,26 @@ if (typeof document !== 'undefined') {
         (multiFile ? ` over ${meta.length} files` : '');
     banner.appendChild(sub);
 
-    const m = matrix(rows);
-    const mt = document.createElement('table');
-    const mh = mt.createTHead().insertRow();
-    for (const title of ['implementation'].concat(m.cols)) mh.appendChild(Object.assign(document.createElement('th'), {textContent: title}));
-    const mb = mt.createTBody();
-    for (const impl of m.impls) {
-      const tr = mb.insertRow();
-      tr.insertCell().textContent = impl;
-      for (const col of m.cols) {
-        const c = m.cell(impl, col);
-        const td = tr.insertCell();
-        td.className = 'cell-' + c.cls;
-        td.textContent = c.text;
-        if (c.title) td.title = c.title;
+    // A matrix (matrix() or gradMatrix()) as a table of coloured cells.
+    function drawMatrix(el, m) {
+      const mt = document.createElement('table');
+      const mh = mt.createTHead().insertRow();
+      for (const title of ['implementation'].concat(m.cols)) mh.appendChild(Object.assign(document.createElement('th'), {textContent: title}));
+      const mb = mt.createTBody();
+      for (const impl of m.impls) {
+        const tr = mb.insertRow();
+        tr.insertCell().textContent = impl;
+        for (const col of m.cols) {
+          const c = m.cell(impl, col);
+          const td = tr.insertCell();
+          td.className = 'cell-' + c.cls;
+          td.textContent = c.text;
+          if (c.title) td.title = c.title;
+        }
       }
+      el.appendChild(mt);
     }
-    $('matrix').appendChild(mt);
+    drawMatrix($('matrix'), matrix(rows));
 
     const bad = failing(rows);
     $('failures-title').textContent = bad.length ? `Failures (${bad.length}), worst first` : 'Failures';
@@ -326,6 +458,59 @@ if (typeof document !== 'undefined') {
     chartOr('chart-cw', errorChart('cw', 'floor_cw', 'cw (units of u·P|V|)'), judged, 'No judged results.');
     chartOr('chart-pos', posChart, judged, 'No judged results.');
     chartOr('chart-speed', speedChart, timed, 'No timings in these files.');
+
+    // Gradients: only where the page has the section (some result's backward was judged).
+    const gradSection = $('gradients');
+    if (gradSection) {
+      const grads = gradSection.dataset.grads.split(' ');
+      const gv = gradVerdict(rows);
+      const gb = $('grad-verdict');
+      gb.className = 'grad-verdict ' + (gv.ok ? 'ok' : 'bad');
+      gb.textContent = (gv.ok ? '✓ ' : '✗ ') + gv.text;
+      drawMatrix($('grad-matrix'), gradMatrix(rows, grads));
+      const points = gradPoints(rows, grads);
+      const gSk = axisFor(points.map((p) => p.sk));
+      const gx = gSk.type === 'ordinal'
+        ? {field: 'sk', type: 'ordinal', title: 'Sk', axis: {labelAngle: 0}}
+        : {field: 'sk', type: 'quantitative', title: 'Sk', scale: gSk.scale, axis: gSk.axis};
+      const gOffset = gSk.type === 'ordinal' ? {field: 'series'} : undefined;
+      const gMark = gSk.type === 'ordinal' ? 'tick' : 'line';
+      const gradChart = {
+        $schema: schema,
+        data: {values: points},
+        transform: [{calculate: series, as: 'series'}],
+        facet: {row: {field: 'dtype', type: 'nominal', title: 'dtype'},
+                column: {field: 'gradient', type: 'nominal', title: 'gradient', sort: grads}},
+        resolve: {scale: {y: 'independent'}},
+        spec: {
+          width: 170, height: 140,
+          layer: [
+            {mark: {type: 'point', opacity: 0.35},
+             encoding: enc({x: gx, xOffset: gOffset,
+                        y: {field: 'rel_l2', type: 'quantitative', scale: yScaleFor(points.map((p) => p.rel_l2)), axis: READABLE, title: 'relative L2 error'},
+                        color: {field: 'series', type: 'nominal', legend},
+                        tooltip: [{field: 'impl'}, {field: 'label'}, {field: 'gradient'}, {field: 'rel_l2', format: '.3g'},
+                                  {field: 'floor_ratio', format: '.3g'}, {field: 'budget', format: '.3g'}, {field: 'status'}]})},
+            {mark: {type: gMark, point: gMark === 'line'},
+             encoding: enc({x: gx, xOffset: gOffset, y: {aggregate: 'mean', field: 'rel_l2'}, color: {field: 'series', type: 'nominal'}})},
+            {transform: [{filter: 'isValid(datum.floor) && datum.floor > 0'}],
+             // Points on the floor too: over one key length a line alone draws nothing.
+             mark: gMark === 'line' ? {type: 'line', color: 'black', strokeDash: [5, 3], point: {color: 'black', shape: 'diamond', filled: false}}
+                                    : {type: 'tick', color: 'black', strokeDash: [5, 3]},
+             encoding: {x: gx, y: {aggregate: 'mean', field: 'floor'}}}
+          ]
+        }
+      };
+      chartOr('chart-grad', gradChart, points, 'No judged gradient with an error to draw.');
+      const worst = gradWorst(rows, grads, Number(gradSection.dataset.worst) || 15);
+      $('grad-worst-title').textContent = `Worst gradient results (${worst.length} of ${rows.filter((r) => JUDGED.has(r.grad_status)).length})`;
+      const wcols = [{key: 'impl', title: 'implementation'}, {key: 'label', title: 'case'},
+                     {key: 'grad_status', title: 'status'}, {key: 'grad_bound', title: 'failed bound'}]
+        .concat(grads.map((g) => ({key: `${g}_budget`})), grads.map((g) => ({key: `${g}_floor_ratio`})),
+                [{key: 'worst', title: 'worst element', value: (r) => gradWorstElement(r, grads)}, {key: 'grad_detail', title: 'detail'}]);
+      if (multiFile) wcols.unshift({key: 'file'});
+      table($('grad-worst'), wcols, worst, (r) => r.grad_status);
+    }
 
     // The rest: runs, summary, every result.
     table($('meta'), [{key: 'file'}, {key: 'suite'}, {key: 'git'}, {key: 'gpu', title: 'GPU'}, {key: 'cpu', title: 'CPU'},

@@ -49,6 +49,20 @@ struct Planted {
   std::string fail_impl, fail_label, skip_impl, skip_label;
 };
 
+// Writes the (edited) tables of a run as a new results file.
+void write_copy(const StoredRun& run, const fs::path& to) {
+  const Table& R = run.results;
+  Store out = Store::create(to.string(), run.attrs);
+  for (size_t c = 0; c < run.cases.rows.size(); ++c) {
+    CaseRecord rec;
+    rec.case_row = run.cases.rows[c];
+    for (const Row& r : R.rows)
+      if (std::get<std::string>(r[R.index("case_id")]) == rec.id()) rec.results.push_back(r);
+    out.append(rec);
+  }
+  out.close();
+}
+
 // Copies a results file, turning its last result row into a failure of o_bound (budget 37.5)
 // and its first into a skip with a reason and zero metrics (what a skip row stores).
 Planted plant(const fs::path& from, const fs::path& to) {
@@ -68,15 +82,7 @@ Planted plant(const fs::path& from, const fs::path& to) {
     if (R.columns[c].kind == Kind::f64) R.rows[skip][c] = 0.0;
     if (R.columns[c].kind == Kind::i64) R.rows[skip][c] = int64_t(0);
   }
-  Store out = Store::create(to.string(), run.attrs);
-  for (size_t c = 0; c < run.cases.rows.size(); ++c) {
-    CaseRecord rec;
-    rec.case_row = run.cases.rows[c];
-    for (const Row& r : R.rows)
-      if (std::get<std::string>(r[R.index("case_id")]) == rec.id()) rec.results.push_back(r);
-    out.append(rec);
-  }
-  out.close();
+  write_copy(run, to);
   return {R.text(fail, "impl"), label[R.text(fail, "case_id")], R.text(skip, "impl"),
           label[R.text(skip, "case_id")]};
 }
@@ -279,6 +285,141 @@ TEST(Report, PlantedFailureIsOnTheFirstScreenInHeadlessChromium) {
   EXPECT_EQ(s.code, 0) << s.output.substr(0, 2000);
   ASSERT_TRUE(fs::exists(shot));
   EXPECT_GT(fs::file_size(shot), 10000u);  // a blank page is a few kB
+}
+
+// ---- Gradients: the section is there exactly when some backward was judged ------------------
+
+const std::string kGradDetail = "dk: 12.5x its bound (planted by report_test)";
+
+// A copy of the bf16 run whose last judged backward fails dk's bound (budget 12.5), as the run
+// records it (the row fails with the gradient's bound); and a run of forward-only cases.
+struct GradRuns {
+  fs::path planted, forward_only;
+  std::string impl, label;
+};
+const GradRuns& grad_runs() {
+  static const GradRuns g = [] {
+    GradRuns g{runs().dir / "grad_planted.h5", runs().dir / "forward_only.h5", {}, {}};
+    StoredRun run = read_store(runs().a.string());
+    Table& R = run.results;
+    size_t row = R.rows.size();
+    for (size_t i = 0; i < R.rows.size(); ++i)
+      if (R.text(i, "grad_status") == "pass") row = i;
+    EXPECT_LT(row, R.rows.size()) << "the golden suite's bf16 cases judged no backward";
+    if (row == R.rows.size()) return g;
+    for (const char* prefix : {"grad_", ""}) {
+      set(R, row, std::string(prefix) + "status", std::string("fail"));
+      set(R, row, std::string(prefix) + "bound", std::string("dk_bound"));
+      set(R, row, std::string(prefix) + "detail", kGradDetail);
+    }
+    set(R, row, "dk_budget", 12.5);
+    g.impl = R.text(row, "impl");
+    for (size_t c = 0; c < run.cases.rows.size(); ++c)
+      if (run.cases.text(c, "case_id") == R.text(row, "case_id"))
+        g.label = run.cases.text(c, "label");
+    write_copy(run, g.planted);
+    const auto r = sinkbench({"run", "--suite", kSuite, "--device", "cpu", "--filter",
+                              "grad=none,dtype=fp32", "--no-report", "-o", g.forward_only.string()},
+                             runs().dir / "forward_only.log");
+    EXPECT_EQ(r.code, 0) << r.output;
+    return g;
+  }();
+  return g;
+}
+
+TEST(Report, GradientSectionOnlyWhereABackwardWasJudged) {
+  // The run's own report (bf16 golden cases, some with a backward) has the section in both.
+  EXPECT_NE(slurp(runs().dir / "report" / "report.md").find("## Gradients"), std::string::npos);
+  EXPECT_NE(slurp(runs().dir / "report" / "index.html").find("<section id=\"gradients\""),
+            std::string::npos);
+  const fs::path out = runs().dir / "forward_only_report";
+  ASSERT_EQ(sinkbench({"report", grad_runs().forward_only.string(), "-o", out.string()},
+                      runs().dir / "forward_only_report.log")
+                .code,
+            0);
+  EXPECT_EQ(read_store(grad_runs().forward_only.string()).results.text(0, "grad_status"), "");
+  EXPECT_EQ(slurp(out / "report.md").find("## Gradients"), std::string::npos);
+  EXPECT_EQ(slurp(out / "index.html").find("id=\"gradients\""), std::string::npos);
+  // The planted dk failure heads report.md's worst gradient results, with its budget and bound.
+  const fs::path planted = runs().dir / "grad_planted_md";
+  ASSERT_EQ(sinkbench({"report", grad_runs().planted.string(), "-o", planted.string()},
+                      runs().dir / "grad_planted_md.log")
+                .code,
+            0);
+  const std::string md = slurp(planted / "report.md");
+  const size_t worst = md.find("### Worst gradient results");
+  ASSERT_NE(worst, std::string::npos) << md;
+  const size_t first = md.find("\n| grad_planted.h5 |", worst);
+  ASSERT_NE(first, std::string::npos) << md.substr(worst, 1000);
+  const std::string row = md.substr(first + 1, md.find('\n', first + 1) - first - 1);
+  EXPECT_NE(row.find("| " + grad_runs().impl + " | " + grad_runs().label + " | fail |"),
+            std::string::npos)
+      << row;
+  EXPECT_NE(row.find("| 12.5 |"), std::string::npos) << row;
+  EXPECT_NE(row.find("dk_bound: " + kGradDetail), std::string::npos) << row;
+  // A file from before gradients (schema v1: no gradient or diagnosis columns) renders, without.
+  const fs::path v1 = runs().dir / "v1_report";
+  const auto r =
+      sinkbench({"report", std::string(SINKBENCH_SOURCE_DIR) + "/tests/reports/data/results_v1.h5",
+                 "-o", v1.string()},
+                runs().dir / "v1_report.log");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(slurp(v1 / "report.md").find("## Gradients"), std::string::npos);
+  EXPECT_EQ(slurp(v1 / "index.html").find("id=\"gradients\""), std::string::npos);
+}
+
+// The page's Gradients section in headless Chromium: a planted dk failure is red in the
+// implementation x gradient matrix, named by its bound, and first in the worst gradient results;
+// the error-by-length chart renders. A forward-only file's page has no such section.
+TEST(Report, GradientSectionInHeadlessChromium) {
+  const std::string browser = chromium();
+  if (browser.empty()) GTEST_SKIP() << "no chromium on PATH (tools/setup.sh installs it)";
+  ASSERT_FALSE(grad_runs().impl.empty());
+  const fs::path out = runs().dir / "grad_browser";
+  ASSERT_EQ(sinkbench({"report", grad_runs().planted.string(), "-o", out.string()},
+                      runs().dir / "grad_browser.log")
+                .code,
+            0);
+  const auto dom = chrome(browser, out / "index.html", 2000, "grad_dom.log");
+  ASSERT_EQ(dom.code, 0) << dom.output.substr(0, 2000);
+  const std::string& d = dom.output;
+  expect_rendered(d);
+  const size_t at = d.find("<section id=\"gradients\"");
+  ASSERT_NE(at, std::string::npos) << "no gradients section";
+  const std::string sec = d.substr(at, d.find("</section>", at) - at);
+  EXPECT_NE(match(sec, "id=\"grad-verdict\"[^>]*>([^<]*)").find("1 fail"), std::string::npos);
+  // The matrix: the header names the four gradients; the planted cell is red and names dk_bound.
+  const std::string matrix = sec.substr(sec.find("id=\"grad-matrix\""));
+  EXPECT_NE(matrix.find("<th>dq</th><th>dk</th><th>dv</th><th>dsinks</th>"), std::string::npos);
+  const std::string row = match(
+      matrix, "<tr><td>" + std::regex_replace(grad_runs().impl, std::regex("[.+/-]"), "\\$&") +
+                  "</td>(.*?)</tr>");
+  EXPECT_NE(row.find("class=\"cell-fail\""), std::string::npos) << row;
+  EXPECT_NE(row.find("✗ dk_bound"), std::string::npos) << row;
+  EXPECT_EQ(row.find("dq_bound"), std::string::npos) << row;
+  // The chart drew marks; the worst table's first row is the planted result.
+  const std::string chart = sec.substr(sec.find("id=\"chart-grad\""));
+  EXPECT_NE(chart.substr(0, chart.find("id=\"grad-worst\"")).find("class=\"marks\""),
+            std::string::npos)
+      << "the gradient chart drew nothing";
+  const std::string first =
+      match(sec.substr(sec.find("id=\"grad-worst\"")), "<tr class=\"fail\">(.*?)</tr>");
+  EXPECT_NE(first.find(">" + grad_runs().impl + "<"), std::string::npos) << first;
+  EXPECT_NE(first.find(">" + grad_runs().label + "<"), std::string::npos) << first;
+  EXPECT_NE(first.find(">dk_bound<"), std::string::npos) << first;
+  EXPECT_NE(first.find(">12.5<"), std::string::npos) << first;
+  EXPECT_NE(first.find(kGradDetail), std::string::npos) << first;
+
+  const fs::path fwd = runs().dir / "forward_only_browser";
+  ASSERT_EQ(sinkbench({"report", grad_runs().forward_only.string(), "-o", fwd.string()},
+                      runs().dir / "forward_only_browser.log")
+                .code,
+            0);
+  const auto plain = chrome(browser, fwd / "index.html", 2000, "forward_only_dom.log");
+  ASSERT_EQ(plain.code, 0) << plain.output.substr(0, 2000);
+  expect_rendered(plain.output);
+  EXPECT_EQ(plain.output.find("id=\"gradients\""), std::string::npos);
+  EXPECT_EQ(plain.output.find("id=\"grad-matrix\""), std::string::npos);
 }
 
 }  // namespace

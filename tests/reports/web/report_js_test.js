@@ -97,3 +97,104 @@ test('result columns: a diagnosis or gradient column is shown when the file has 
   assert.ok(more.includes('diagnosis') && more.includes('dq_budget') && more.includes('file'));
   assert.equal(more[more.length - 1], 'detail');
 });
+
+// ---- gradients ---------------------------------------------------------------------------
+const GRADS = ['dq', 'dk', 'dv', 'dsinks'];
+
+// Rows with a judged, passing backward: every gradient within its bound.
+function backwardRows(n) {
+  return passingRows(n).map((r) => {
+    const out = {...r, grad_status: 'pass', grad_bound: '', grad_detail: ''};
+    for (const g of GRADS) {
+      out[`${g}_elements`] = g === 'dsinks' ? 8 : 1000;
+      out[`${g}_budget`] = rand() * 0.9;
+      out[`${g}_rel_l2`] = 1e-3 * (1 + rand());
+      out[`${g}_floor_ratio`] = 1 + rand();
+      out[`${g}_nan_count`] = 0;
+      out[`${g}_inf_count`] = 0;
+      out[`${g}_worst_seq`] = 0;
+      out[`${g}_worst_row`] = 5;
+      out[`${g}_worst_head`] = 2;
+      out[`${g}_worst_dim`] = 7;
+      out[`${g}_worst_got`] = 0.5;
+      out[`${g}_worst_want`] = 0.25;
+    }
+    return out;
+  });
+}
+
+test('gradient verdict of one gradient: the policy rule, and undefined where it was not judged', () => {
+  const [r] = backwardRows(1);
+  for (const g of GRADS) assert.equal(SB.gradFailure(r, g), null);
+  const g = pick(GRADS);
+  assert.equal(SB.gradFailure({...r, [`${g}_budget`]: 1 + rand()}, g), `${g}_bound`);
+  assert.equal(SB.gradFailure({...r, [`${g}_nan_count`]: 3, [`${g}_budget`]: null}, g), `${g}_nan`);
+  assert.equal(SB.gradFailure({...r, [`${g}_inf_count`]: 1}, g), `${g}_inf`);
+  assert.equal(SB.gradFailure({...r, dsinks_elements: 0}, 'dsinks'), undefined);  // no sink
+  assert.equal(SB.gradFailure({...r, grad_status: 'skip'}, g), undefined);
+  assert.equal(SB.gradFailure(passingRows(1)[0], g), undefined);  // a forward-only case
+});
+
+test('gradient matrix: a planted failure is red and named by its bound; skips and unjudged cells', () => {
+  const rows = backwardRows(40);
+  const k = Math.floor(rand() * rows.length);
+  const g = pick(GRADS);
+  rows[k] = {...rows[k], grad_status: 'fail', grad_bound: `${g}_bound`, [`${g}_budget`]: 12.5};
+  rows.push({impl: 'paged/cpu', status: 'pass', grad_status: 'skip', grad_detail: 'inference storage: no backward'});
+  rows.push({impl: 'fwd/cpu', status: 'pass', grad_status: ''});  // forward-only case: not in the matrix
+  const m = SB.gradMatrix(rows, GRADS);
+  assert.deepEqual(m.cols, GRADS);
+  assert.ok(!m.impls.includes('fwd/cpu'));
+  const impl = rows[k].impl;
+  const judged = rows.filter((r) => r.impl === impl && r.grad_status !== '').length;
+  const bad = m.cell(impl, g);
+  assert.equal(bad.cls, 'fail');
+  assert.equal(bad.text, `${judged - 1}/${judged} ✗ ${g}_bound`);
+  assert.match(bad.title, /budget 12\.5/);
+  for (const other of GRADS.filter((x) => x !== g)) assert.deepEqual(m.cell(impl, other).cls, 'pass');
+  assert.deepEqual(m.cell('paged/cpu', 'dq'), {cls: 'skip', text: 'skip', title: 'inference storage: no backward'});
+  // Without a sink dsinks is not judged: "—", not a pass.
+  const nosink = backwardRows(2).map((r) => ({...r, impl: 'x/cpu', dsinks_elements: 0}));
+  assert.deepEqual(SB.gradMatrix(nosink, GRADS).cell('x/cpu', 'dsinks'), {cls: 'none', text: SB.ABSENT});
+  assert.equal(SB.gradMatrix(nosink, GRADS).cell('x/cpu', 'dq').text, '2/2');
+});
+
+test('gradient verdict line counts judged, failed and skipped backwards', () => {
+  const rows = backwardRows(7);
+  rows[2] = {...rows[2], grad_status: 'fail'};
+  rows.push({impl: 'p', grad_status: 'skip'}, {impl: 'f', status: 'pass', grad_status: ''});
+  const v = SB.gradVerdict(rows);
+  assert.equal(v.text, '7 backward results judged: 6 pass, 1 fail (1 without a backward)');
+  assert.equal(v.ok, false);
+  assert.equal(SB.gradVerdict(passingRows(3)).judged, 0);
+});
+
+test('gradient points: one per judged gradient, the floor in rel_l2 units, none for unjudged rows', () => {
+  const rows = backwardRows(5);
+  rows.push({...passingRows(1)[0], grad_status: ''});
+  rows.push({...backwardRows(1)[0], grad_status: 'skip'});
+  rows[0] = {...rows[0], dsinks_elements: 0, dq_floor_ratio: null};
+  const p = SB.gradPoints(rows, GRADS);
+  assert.equal(p.length, 5 * 4 - 1);
+  const dq0 = p.find((x) => x.gradient === 'dq' && x.rel_l2 === rows[0].dq_rel_l2);
+  assert.equal(dq0.floor, null);  // unknown floor: not drawn, not 0
+  const dk1 = p.find((x) => x.gradient === 'dk' && x.rel_l2 === rows[1].dk_rel_l2);
+  assert.ok(Math.abs(dk1.floor * rows[1].dk_floor_ratio - rows[1].dk_rel_l2) < 1e-15);
+  assert.equal(dk1.sk, rows[1].sk);
+});
+
+test('worst gradient results: failures first (non-finite, then budget), then the largest budget', () => {
+  const rows = backwardRows(30);
+  rows[3] = {...rows[3], grad_status: 'fail', dv_budget: 4};
+  rows[9] = {...rows[9], grad_status: 'fail', dsinks_nan_count: 2, dsinks_budget: 0.1};
+  rows[11] = {...rows[11], grad_status: 'fail', dq_budget: 40};
+  const worst = SB.gradWorst(rows, GRADS, 5);
+  assert.equal(worst.length, 5);
+  assert.deepEqual(worst.slice(0, 3).map((r) => rows.indexOf(r)), [9, 11, 3]);
+  const max = (r) => Math.max(...GRADS.map((g) => r[`${g}_budget`]));
+  for (let i = 4; i < worst.length; i++) assert.ok(max(worst[i - 1]) >= max(worst[i]));
+  assert.equal(SB.gradWorst(rows, GRADS, 1).length, 3);  // every failure, whatever the limit
+  assert.match(SB.gradWorstElement(rows[11], GRADS), /^dq: seq 0 row 5 head 2 dim 7: got 0\.500000/);
+  assert.match(SB.gradWorstElement(rows[9], GRADS), /^dsinks: /);
+  assert.equal(SB.gradWorstElement(passingRows(1)[0], GRADS), null);
+});
