@@ -1,7 +1,8 @@
 // tests/impls/cuda/eager_bwd_cuda_test.cpp — the backward pass of eager_concat/cuda and
 // eager_concat-softmax_fp32/cuda against eager_concat/cpu's backward within a stated bound (same
 // rounding points, different fp32 summation orders), on fixed-length and packed batches with rows
-// that see no key; 20 reruns bitwise identical (all four gradients); the dlse and dtype reasons.
+// that see no key; 20 reruns bitwise identical (all four gradients); small cases for
+// compute-sanitizer (EagerCudaBwdSanitize); the dlse and dtype reasons.
 // The gradient policy over the sweep is CudaBwdPolicySweep (tiled_bwd_cuda_test.cpp);
 // every gradient element written is checked by the guarded buffers on each fetch.
 #include <fmt/format.h>
@@ -180,6 +181,25 @@ TEST(EagerCudaBwdDeterminism, TwentyRerunsBitwise) {
                 0)
           << "dsinks differ on run " << rep;
     }
+  }
+}
+
+// Small cases for compute-sanitizer memcheck and racecheck: every backward kernel of both
+// variants, GQA, a packed batch with a sequence whose first rows see no key, partial masks.
+TEST(EagerCudaBwdSanitize, SmallCases) {
+  SINKBENCH_SKIP_WITHOUT_GPU();
+  const uint64_t seed = testing::test_seed() + 6000;
+  uint64_t n = 0;
+  for (const char* variant : kVariants) {
+    CaseSpec c =
+        bwd_case(n ? DType::f16 : DType::bf16,
+                 testing::sweep_mask_rule(testing::SweepMask::sink_tokens), 64, 4, 2, seed + n);
+    c.mask.window = 40;
+    c.varlen_q = {70, 5, 30};
+    c.varlen_k = {90, 150, 12};
+    ++n;
+    expect_within_cpu(testing::impl_named(std::string(variant) + "/cuda"),
+                      testing::impl_named(std::string(variant) + "/cpu"), c);
   }
 }
 
