@@ -26,6 +26,12 @@ namespace {
 
 constexpr const char* kVariants[] = {"eager_concat", "eager_concat-softmax_fp32"};
 
+// The variant on `device` ("cuda" or "cpu"), from the registry.
+const Impl& variant_on(const char* variant, const char* device) {
+  const std::string name = std::string(variant) + "/" + device;
+  return testing::impl_named(name);
+}
+
 // GPU against CPU. Both round at the same points; what differs is the order of the fp32 sums
 // (cuBLAS's GEMMs, the row kernel's block sums of the exps, of D and of the row's dc, the dsinks
 // sum) and expf against the host's exp. Each dtype rounding may therefore land one ulp (2u
@@ -99,8 +105,8 @@ TEST(EagerCudaBwdVsCpu, WithinStatedBound) {
   const uint64_t seed = testing::test_seed() + 3000;
   uint64_t n = 0;
   for (const char* variant : kVariants) {
-    const Impl& gpu = testing::impl_named(std::string(variant) + "/cuda");
-    const Impl& cpu = testing::impl_named(std::string(variant) + "/cpu");
+    const Impl& gpu = variant_on(variant, "cuda");
+    const Impl& cpu = variant_on(variant, "cpu");
     for (const testing::SweepMask m :
          {testing::SweepMask::none, testing::SweepMask::causal, testing::SweepMask::window7,
           testing::SweepMask::sink_tokens}) {
@@ -128,8 +134,8 @@ TEST(EagerCudaBwdVsCpu, VarlenAndBatches) {
   const uint64_t seed = testing::test_seed() + 4000;
   uint64_t n = 0;
   for (const char* variant : kVariants) {
-    const Impl& gpu = testing::impl_named(std::string(variant) + "/cuda");
-    const Impl& cpu = testing::impl_named(std::string(variant) + "/cpu");
+    const Impl& gpu = variant_on(variant, "cuda");
+    const Impl& cpu = variant_on(variant, "cpu");
     for (const testing::SweepMask m : {testing::SweepMask::causal, testing::SweepMask::window128,
                                        testing::SweepMask::sink_tokens}) {
       CaseSpec c = bwd_case(n % 2 ? DType::f16 : DType::bf16, testing::sweep_mask_rule(m),
@@ -154,7 +160,7 @@ TEST(EagerCudaBwdDeterminism, TwentyRerunsBitwise) {
   const uint64_t seed = testing::test_seed() + 5000;
   uint64_t n = 0;
   for (const char* variant : kVariants) {
-    const Impl& impl = testing::impl_named(std::string(variant) + "/cuda");
+    const Impl& impl = variant_on(variant, "cuda");
     CaseSpec c = bwd_case(DType::bf16, testing::sweep_mask_rule(testing::SweepMask::causal),
                           n ? 128 : 64, 16, 2, seed + n);
     c.varlen_q = {1500, 77, 640};
@@ -198,15 +204,14 @@ TEST(EagerCudaBwdSanitize, SmallCases) {
     c.varlen_q = {70, 5, 30};
     c.varlen_k = {90, 150, 12};
     ++n;
-    expect_within_cpu(testing::impl_named(std::string(variant) + "/cuda"),
-                      testing::impl_named(std::string(variant) + "/cpu"), c);
+    expect_within_cpu(variant_on(variant, "cuda"), variant_on(variant, "cpu"), c);
   }
 }
 
 // Declines dL/dlse (eager returns no lse) and fp32, naming why; no GPU needed for either.
 TEST(EagerCudaBwdSupport, DeclinesWithReasons) {
   for (const char* variant : kVariants) {
-    const Impl& e = testing::impl_named(std::string(variant) + "/cuda");
+    const Impl& e = variant_on(variant, "cuda");
     CaseSpec c = bwd_case(DType::bf16, MaskRule{}, 64, 8, 1, 1);
     c.dlse = DlseKind::normal;
     Support s = e.supports_backward(c);
