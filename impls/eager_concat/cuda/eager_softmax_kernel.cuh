@@ -44,6 +44,31 @@ __device__ float block_reduce(float v, float* smem) {
   return v;
 }
 
+// The keys row i's softmax runs over, as at most two ranges in r (returns how many): the visible
+// ones; a row with neither a visible key nor a sink keeps every key with its masked logit (real
+// eager then spreads the weight over them; *all_masked tells). Elsewhere a masked key's exp is
+// exactly 0 after the max subtraction, so it is left out. Shared with the backward's row kernel.
+__device__ inline int softmax_keys(const MaskRule& mask, int64_t i, int64_t sq, int64_t sk,
+                                   bool with_sink, KeyRange r[2], bool* all_masked) {
+  int n = visible_ranges(mask, i, sq, sk, r);
+  *all_masked = n == 0 && !with_sink;
+  if (*all_masked && sk > 0) {
+    r[0] = {0, sk};
+    n = 1;
+  }
+  return n;
+}
+
+// Logit of a key as eager stores it, from the QK^T GEMM's rounded product: rd(product * scale),
+// then rd(+ finfo.min) in a row whose keys are all masked.
+template <DType T>
+__device__ __forceinline__ float eager_logit(float product, float scale, bool all_masked,
+                                             float mask_value) {
+  float x = rd<T>(product * scale);
+  if (all_masked) x = rd<T>(x + mask_value);
+  return x;
+}
+
 }  // namespace detail
 
 template <DType T>
@@ -58,21 +83,11 @@ __global__ void __launch_bounds__(detail::kThreads)
   const bool with_sink = p.maybe_sinks != nullptr;
   const float sigma = with_sink ? p.maybe_sinks[h] : kNegInf;
 
-  // The keys the softmax runs over: the visible ones; a row with neither a visible key nor a
-  // sink keeps every key with its masked logit (real eager then spreads the weight over them).
-  // Elsewhere a masked key's exp is exactly 0 after the max subtraction, so it is left out.
   KeyRange r[2];
-  int n = visible_ranges(p.mask, i, p.sq, p.sk, r);
-  const bool all_masked = n == 0 && !with_sink;
-  if (all_masked && p.sk > 0) {
-    r[0] = {0, p.sk};
-    n = 1;
-  }
-  // Logit of key j as eager stores it: rd(product * scale), then rd(+ finfo.min) if masked.
+  bool all_masked = false;
+  const int n = softmax_keys(p.mask, i, p.sq, p.sk, with_sink, r, &all_masked);
   auto logit = [&](int64_t j) {
-    float x = rd<T>(S::load(row[j]) * p.scale);
-    if (all_masked) x = rd<T>(x + p.mask_value);
-    return x;
+    return eager_logit<T>(S::load(row[j]), p.scale, all_masked, p.mask_value);
   };
 
   // Pass 1: the row max of the logits.

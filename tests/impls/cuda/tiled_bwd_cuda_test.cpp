@@ -527,8 +527,9 @@ INSTANTIATE_TEST_SUITE_P(All, LseRenormBwdSweep, ::testing::ValuesIn(sweep_param
                          });
 
 // The backward oracle and the gradient policy (oracle/grad_verdict.h) on the sweep:
-// tiled/cuda and lse_renorm/cuda over GQA 1/8/64 x 1x1, 1x4097, 113x203, 1023x1024, 4224x4224
-// (oracle sampling on long cases, gpu_cases::sample_if_large), sinks band:4:8, dlse on and off.
+// tiled/cuda, lse_renorm/cuda and both eager_concat/cuda variants (dlse-free cases) over GQA 1/8/64
+// x 1x1, 1x4097, 113x203, 1023x1024, 4224x4224 (oracle sampling on long cases,
+// gpu_cases::sample_if_large), sinks band:4:8, dlse on and off.
 class CudaBwdPolicySweep : public ::testing::TestWithParam<SweepParam> {};
 
 TEST_P(CudaBwdPolicySweep, PassesGradientPolicy) {
@@ -545,8 +546,11 @@ TEST_P(CudaBwdPolicySweep, PassesGradientPolicy) {
       c.dlse = n % 2 ? DlseKind::normal : DlseKind::none;
       gpu_cases::sample_if_large(c);
       const testing::GradSetup setup(c);
-      for (const char* name : {"tiled/cuda", "lse_renorm/cuda"}) {
+      for (const char* name : {"tiled/cuda", "lse_renorm/cuda", "eager_concat/cuda",
+                               "eager_concat-softmax_fp32/cuda"}) {
         const Impl& impl = gpu_cases::impl_named(name);
+        // eager returns no lse: its backward declines dlse (EagerCudaBwdSupport).
+        if (impl.family() == "eager_concat" && c.has_dlse()) continue;
         const testing::GradJudged j = testing::judge_gradients(
             c, setup.in, setup.ref, testing::forward_backward(impl, c, setup));
         EXPECT_EQ(j.verdict.status, Status::pass) << name << " on " << case_label(c) << " seed "
