@@ -2,8 +2,9 @@
 // before the sink-less pass's backward (tiled/cuda without the sink): per (row, head), one warp,
 // w = sigmoid(lse_ns - sigma) in fp32 (as the forward), g_w = sum_d do . o_ns in fp32 (lanes
 // stride D, then a fixed butterfly), do_ns = rd(do * w) (the o_ns gradient in the dtype, as
-// autograd casts it), dlse_ns = g_w w (1 - w) + dlse w, and the sink's row term
-// -g_w w (1 - w) + dlse (1 - w); then one CTA per head sums the row terms in a fixed order.
+// autograd casts it), dlse_ns = g_w w p + dlse w, and the sink's row term -g_w w p + dlse p,
+// with p = 1 - w evaluated as sigmoid(sigma - lse_ns) (as the CPU reference); then one CTA per head
+// sums the row terms in a fixed order.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -39,6 +40,9 @@ __global__ void __launch_bounds__(32 * bwd_detail::kRowsPerCta)
   if (i >= sq) return;  // a whole warp: the shuffles below stay within live warps
   const int64_t li = lse_at(p, s, h, q0, i);
   const float w = 1.0f / (1.0f + expf(p.sinks[h] - p.lse_ns[li]));  // 0 where lse_ns = -inf
+  // The sink's share 1 - w, evaluated directly: forming 1 - w cancels when w is near 1 (many
+  // keys, a small sink), and the per-row absolute error of ~u32 adds up over the rows of dsinks.
+  const float w_sink = 1.0f / (1.0f + expf(p.lse_ns[li] - p.sinks[h]));
   const int64_t off = (q0 + i) * p.row_stride + int64_t(h) * p.head_stride;
   const auto* d_o = static_cast<const typename S::type*>(p.d_o) + off;
   const auto* o_ns = static_cast<const typename S::type*>(p.o_ns) + off;
@@ -54,9 +58,9 @@ __global__ void __launch_bounds__(32 * bwd_detail::kRowsPerCta)
     g_w += __shfl_xor_sync(0xffffffffu, g_w, m);
   if (threadIdx.x == 0) {
     const float dlse = p.maybe_dlse != nullptr ? p.maybe_dlse[li] : 0.f;
-    const float gw = g_w * w * (1.0f - w);
+    const float gw = g_w * w * w_sink;
     p.dlse_ns[li] = gw + dlse * w;
-    p.dsigma_rows[li] = dlse * (1.0f - w) - gw;
+    p.dsigma_rows[li] = dlse * w_sink - gw;
   }
 }
 

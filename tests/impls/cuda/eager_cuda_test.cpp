@@ -67,8 +67,10 @@ TEST(EagerCudaVsCpu, WithinStatedBound) {
   const uint64_t seed = testing::test_seed();
   uint64_t n = 0;
   for (const char* variant : {"eager_concat", "eager_concat-softmax_fp32"}) {
-    const Impl& gpu = testing::impl_named(std::string(variant) + "/cuda");
-    const Impl& cpu = testing::impl_named(std::string(variant) + "/cpu");
+    const std::string gpu_name = std::string(variant) + "/cuda";
+    const std::string cpu_name = std::string(variant) + "/cpu";
+    const Impl& gpu = testing::impl_named(gpu_name);
+    const Impl& cpu = testing::impl_named(cpu_name);
     for (const testing::SweepMask m :
          {testing::SweepMask::none, testing::SweepMask::causal, testing::SweepMask::window7,
           testing::SweepMask::sink_tokens}) {

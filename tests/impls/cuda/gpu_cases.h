@@ -21,6 +21,11 @@ inline const Impl& impl_named(const std::string& name) {
   EXPECT_NE(i, nullptr) << name << " is not registered";
   return *i;
 }
+// For names written in place: no std::string temporary is bound to the reference parameter
+// (which gcc 13's -Wdangling-reference takes for a reference that might outlive it).
+inline const Impl& impl_named(const char* name) {
+  return impl_named(std::string(name));
+}
 
 // Keeps the CPU oracle affordable on large cases: past `max_work` (query rows x keys x heads) it
 // judges a declared subset of rows (first, last, tile seams, random) and heads; the kernels still

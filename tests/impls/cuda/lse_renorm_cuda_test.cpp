@@ -67,8 +67,9 @@ TEST(LseRenormCudaVsCpu, WithinStatedBound) {
   uint64_t n = 0;
   for (const bool cast : {false, true}) {
     const std::string variant = cast ? "lse_renorm-lse_cast" : "lse_renorm";
-    const Impl& gpu = testing::impl_named(variant + "/cuda");
-    const Impl& cpu = testing::impl_named(variant + "/cpu");
+    const std::string gpu_name = variant + "/cuda", cpu_name = variant + "/cpu";
+    const Impl& gpu = testing::impl_named(gpu_name);
+    const Impl& cpu = testing::impl_named(cpu_name);
     for (const testing::SweepMask m :
          {testing::SweepMask::none, testing::SweepMask::causal, testing::SweepMask::window7,
           testing::SweepMask::sink_tokens}) {
