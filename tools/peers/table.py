@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Side-by-side table of the peers (the results file of `sinkbench check`) and, optionally, our
 implementations on the same cases (the results file of `sinkbench run`): per case, every peer's
-verdict, median ms and TFLOP/s, then our fastest passing implementation.
+verdict, median ms and TFLOP/s, then our fastest passing implementation; then, for every result
+whose backward was judged, its gradient verdict and per gradient the budget used and the floor
+ratio (rel_l2 over that of the exactly rounded gradient; docs/policy.md).
 
     python3 tools/peers/table.py PEERS_RESULTS.h5 [OURS_RESULTS.h5]
 
@@ -44,6 +46,26 @@ def speed(r):
     return f"{sec * 1e3:9.3f} {float(r['flops']) / sec / 1e12:8.1f}"
 
 
+GRADS = ("dq", "dk", "dv", "dsinks")
+
+
+def print_gradients(labels, results):
+    """Judged backwards only (grad_status pass or fail; files before schema 2 have none)."""
+    judged = [r for r in results if r.get("grad_status") in ("pass", "fail")]
+    if not judged:
+        return
+    print(f"\n{'case':44} {'implementation':28} {'gradients':18}" +
+          "".join(f" {g + ' budget/floor':>20}" for g in GRADS))
+    for r in sorted(judged, key=lambda r: (labels.get(r["case_id"], r["case_id"]), r["impl"])):
+        cells = ""
+        for g in GRADS:
+            b, f = float(r.get(f"{g}_budget", "nan")), float(r.get(f"{g}_floor_ratio", "nan"))
+            cells += f" {'—' if b != b else f'{b:.3g}':>9}/{'—' if f != f else f'{f:.3g}':<10}"
+        grad = r["grad_status"] + (f" ({r['grad_bound']})" if r["grad_status"] == "fail" else "")
+        print(f"{labels.get(r['case_id'], r['case_id'])[:44]:44} {r['impl'][:28]:28} "
+              f"{grad[:18]:18}{cells}")
+
+
 def main(argv):
     if len(argv) not in (2, 3):
         print(__doc__, file=sys.stderr)
@@ -78,6 +100,7 @@ def main(argv):
             print(f"{'':44} {('ours: ' + r['impl'])[:28]:28} {verdict(r)[:18]:18} {speed(r)}")
         elif ours[1]:
             print(f"{'':44} {'ours':28} {'no passing timed row':18}")
+    print_gradients(labels, peers + [r for r in ours[1] if r["case_id"] in by_case])
     for impl, n in sorted(expected.items()):
         print(f"{impl}: {n} case(s) fail or error (expected: it implements no sinks)")
     for impl, n in sorted(bad.items()):
