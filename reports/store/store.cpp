@@ -704,6 +704,13 @@ void verify_hdf5_file(const std::string& path) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (fds[1] > 3) ::close_range(3, unsigned(fds[1]) - 1, 0);
     ::close_range(unsigned(fds[1]) + 1, ~0U, 0);
+    // The time limit kills the child whatever the host process did with SIGALRM (a handler, as
+    // libFuzzer installs one, is inherited across fork and would keep a looping read alive).
+    ::signal(SIGALRM, SIG_DFL);
+    sigset_t alarm_only;
+    sigemptyset(&alarm_only);
+    sigaddset(&alarm_only, SIGALRM);
+    ::sigprocmask(SIG_UNBLOCK, &alarm_only, nullptr);
     ::alarm(seconds);
     int code = 0;
     std::string message;
