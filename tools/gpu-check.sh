@@ -74,6 +74,13 @@ if ! skipped sanitizer; then
     rc=$?
     [[ $rc -ne 0 ]] && status=1
     note "compute-sanitizer $tool, backward (rc $rc, $((SECONDS - t0)) s): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-bwd-$tool.log" | tail -1)"
+    # eager_concat/cuda's backward (cuBLAS and its row kernels) on small cases.
+    t0=$SECONDS
+    compute-sanitizer --tool $tool --error-exitcode 99 "$build/tests/impls/cuda/sinks_cuda_test" \
+      --gtest_filter='EagerCudaBwdSanitize.*' >"$out/sanitizer-eager-bwd-$tool.log" 2>&1
+    rc=$?
+    [[ $rc -ne 0 ]] && status=1
+    note "compute-sanitizer $tool, eager backward (rc $rc, $((SECONDS - t0)) s): $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-eager-bwd-$tool.log" | tail -1)"
   done
 fi
 
