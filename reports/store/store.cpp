@@ -11,6 +11,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// Sanitized builds (gcc's __SANITIZE_ADDRESS__, clang's __has_feature) have the sanitizers'
+// interface for the checking child.
+#if defined(__SANITIZE_ADDRESS__)
+#define SINKBENCH_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SINKBENCH_SANITIZED 1
+#endif
+#endif
+#ifndef SINKBENCH_SANITIZED
+#define SINKBENCH_SANITIZED 0
+#endif
+#if SINKBENCH_SANITIZED
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -684,6 +700,27 @@ bool case_arrays_intact(const std::string& path, const std::string& case_id) {
   return has_arrays(path, case_id);
 }
 
+namespace {
+
+// In the checking child: a crash or the time limit ends it by its signal, which the parent
+// names, whatever the host process installed. Handlers are inherited across fork (libFuzzer's
+// SIGALRM handler kept a looping read alive; a crash handler, or a sanitizer's death callback,
+// would run the host's crash reporting in the child).
+void die_plainly_on_signals() {
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (const int sig : {SIGALRM, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
+    ::signal(sig, SIG_DFL);
+    sigaddset(&sigs, sig);
+  }
+  ::sigprocmask(SIG_UNBLOCK, &sigs, nullptr);
+#if SINKBENCH_SANITIZED
+  __sanitizer_set_death_callback(nullptr);
+#endif
+}
+
+}  // namespace
+
 void verify_hdf5_file(const std::string& path) {
   if (!std::filesystem::is_regular_file(path))
     throw InputError(path, "no such file", "an existing .h5 file written by sinkbench");
@@ -704,13 +741,7 @@ void verify_hdf5_file(const std::string& path) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (fds[1] > 3) ::close_range(3, unsigned(fds[1]) - 1, 0);
     ::close_range(unsigned(fds[1]) + 1, ~0U, 0);
-    // The time limit kills the child whatever the host process did with SIGALRM (a handler, as
-    // libFuzzer installs one, is inherited across fork and would keep a looping read alive).
-    ::signal(SIGALRM, SIG_DFL);
-    sigset_t alarm_only;
-    sigemptyset(&alarm_only);
-    sigaddset(&alarm_only, SIGALRM);
-    ::sigprocmask(SIG_UNBLOCK, &alarm_only, nullptr);
+    die_plainly_on_signals();
     ::alarm(seconds);
     int code = 0;
     std::string message;
