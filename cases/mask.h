@@ -94,9 +94,10 @@ SB_HD int64_t visible_count(const MaskRule& m, int64_t i, int64_t sq, int64_t sk
   return c;
 }
 
-// True when every query at a position in [p_first, p_last] sees every key of [j0, j1), so a key
-// tile needs no per-score masking. Keys past the sequence's (or split's) end are the caller's to
-// exclude: this is the mask rule only.
+// True only when every query at a position in [p_first, p_last] sees every key of [j0, j1), so a
+// key tile needs no per-score masking; exact except for sink_tokens tiles that the sink tokens
+// and the window cover only together (false there: masked per score, the same result). Keys
+// past the sequence's (or split's) end are the caller's to exclude: this is the mask rule only.
 SB_HD bool tile_fully_visible(const MaskRule& m, int64_t j0, int64_t j1, int64_t p_first,
                               int64_t p_last) {
   switch (m.kind) {

@@ -1,7 +1,7 @@
 // tests/cases/mask_test.cpp — visible_ranges agrees with the rule of DESIGN §1 written out
 // directly here, for every mask kind over fresh random shapes; visible_span and tile_runs (the
 // kernels' and the split planner's key walk) cover exactly the keys some row of a block sees;
-// tile_fully_visible (the kernels' "no masking needed" test) holds exactly when every row sees
+// tile_fully_visible (the kernels' "no masking needed" test) holds only when every row sees
 // every key of the tile.
 #include "cases/mask.h"
 
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "tests/support/test_seed.h"
@@ -119,8 +120,9 @@ TEST(Mask, SpanAndTilesCoverExactlyTheBlocksKeys) {
   }
 }
 
-// tile_fully_visible(j0, j1, p_first, p_last) is true exactly when every position in
-// [p_first, p_last] sees every key of [j0, j1) by the rule itself.
+// tile_fully_visible(j0, j1, p_first, p_last) is true only when every position in
+// [p_first, p_last] sees every key of [j0, j1) by the rule itself, and then always but for the
+// one conservative case of sink_tokens (below).
 TEST(Mask, FullyVisibleTileMeansEveryRowSeesEveryKey) {
   std::mt19937_64 gen(testing::test_seed());
   int fully = 0;
@@ -139,9 +141,18 @@ TEST(Mask, FullyVisibleTileMeansEveryRowSeesEveryKey) {
       for (int64_t j = j0; j < j1 && every; ++j)
         every = is_visible(m, j, p);
     fully += every;
-    ASSERT_EQ(tile_fully_visible(m, j0, j1, p_first, p_last), every)
-        << "mask " << int(kind) << " W " << m.window << " k " << m.sink_tokens << " p " << p_first
-        << ".." << p_last << " keys [" << j0 << ", " << j1 << ")";
+    const bool claimed = tile_fully_visible(m, j0, j1, p_first, p_last);
+    const std::string where = "mask " + std::to_string(int(kind)) + " W " +
+                              std::to_string(m.window) + " k " + std::to_string(m.sink_tokens) +
+                              " p " + std::to_string(p_first) + ".." + std::to_string(p_last) +
+                              " keys [" + std::to_string(j0) + ", " + std::to_string(j1) + ")";
+    // Never whole when a score must be masked (that would be a wrong answer); exact but for
+    // sink_tokens tiles covered only by the sink tokens and the window together, which the
+    // kernels mask per score (the same result, a little slower).
+    ASSERT_TRUE(!claimed || every) << where;
+    if (kind != MaskKind::sink_tokens) {
+      ASSERT_EQ(claimed, every) << where;
+    }
   }
   EXPECT_GT(fully, 100) << "too few fully visible draws to test the true side";
 }
