@@ -7,16 +7,10 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "oracle/error_meter.h"
 
 namespace sinkbench {
 namespace {
-
-constexpr double kU32 = 5.9604644775390625e-08;  // 2^-24
-
-double ratio(double num, double den) {
-  if (num == 0) return 0;
-  return den > 0 ? num / den : INFINITY;
-}
 
 // Where element (item, head slot, d) of the oracle's gradient g lives in the implementation's.
 struct Place {
@@ -31,7 +25,8 @@ Place place_of(const OracleBackward& ref, Grad g, size_t item, size_t head_slot)
   return {set.seq[item], set.row[item], set.heads[head_slot]};
 }
 
-// Accumulates one gradient's metrics element by element.
+// One gradient's metrics, element by element: the shared accounting (oracle/error_meter.h) with
+// the gradient bound of policy v2.
 class GradMeter {
  public:
   GradMeter(const CaseSpec& c, DType storage, bool rss, const GradPolicy& p)
@@ -39,27 +34,10 @@ class GradMeter {
         u_(unit_roundoff(c.dtype)),
         eta_(dtype_min_subnormal(c.dtype)),
         sqrt_d_(std::sqrt(double(c.head_dim))),
-        storage_(storage),
-        p_(p) {}
+        p_(p),
+        meter_(g_, storage, u_) {}
 
   void add(double got, double want, double m, double l, double terms, const Place& at, int d) {
-    ++g_.elements;
-    if (std::isnan(got)) {
-      ++g_.nan_count;
-      return;
-    }
-    if (std::isinf(got)) {
-      ++g_.inf_count;
-      return;
-    }
-    const double e = std::fabs(got - want);
-    const double fe = std::fabs(double(round_to(storage_, want)) - want);
-    err2_ += e * e;
-    ref2_ += want * want;
-    floor2_ += fe * fe;
-    g_.max_abs = std::max(g_.max_abs, e);
-    g_.cw = std::max(g_.cw, ratio(e, u_ * m));
-    g_.floor_cw = std::max(g_.floor_cw, ratio(fe, u_ * m));
     // Near zero rounding is absolute (half the smallest subnormal per rounding), as for o; an
     // element without terms (m = 0) is exactly 0 in every algorithm.
     const double underflow = m > 0 ? p_.k_round * eta_ / 2 : 0.0;
@@ -68,33 +46,20 @@ class GradMeter {
     const double own = rss_ ? std::fabs(want) : 0.0;
     const double bound = p_.k_round * u_ * (m + own) + l +
                          p_.k_acc * kU32 * (std::sqrt(terms + 1) + sqrt_d_) * m + underflow;
-    const double b = ratio(e, bound);
-    if (b > g_.budget || g_.elements == 1) {
-      g_.budget = std::max(g_.budget, b);
-      g_.worst_seq = at.seq;
-      g_.worst_row = at.row;
-      g_.worst_head = at.head;
-      g_.worst_dim = d;
-      g_.worst_got = got;
-      g_.worst_want = want;
-    }
+    meter_.add(got, want, m, bound, at.seq, at.row, at.head, d);
   }
 
   GradMetrics finish() {
-    g_.rel_l2 = ratio(std::sqrt(err2_), std::sqrt(ref2_));
-    g_.floor_l2 = ratio(std::sqrt(floor2_), std::sqrt(ref2_));
-    g_.floor_ratio =
-        g_.rel_l2 == 0 ? (g_.floor_l2 == 0 ? 1.0 : 0.0) : ratio(g_.rel_l2, g_.floor_l2);
+    meter_.finish();
     return g_;
   }
 
  private:
   bool rss_;
   double u_, eta_, sqrt_d_;
-  DType storage_;
   GradPolicy p_;
   GradMetrics g_;
-  double err2_ = 0, ref2_ = 0, floor2_ = 0;
+  ErrorMeter<GradMetrics, &GradMetrics::budget> meter_;
 };
 
 void check_shape(const Tensor& t, DType dt, int64_t rows, int heads, int d, Grad g) {

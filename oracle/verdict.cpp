@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include "oracle/error_meter.h"
+
 namespace sinkbench {
 
 std::string_view status_name(Status s) {
@@ -21,17 +23,6 @@ std::string_view status_name(Status s) {
   return "?";
 }
 
-namespace {
-
-constexpr double kU32 = 5.9604644775390625e-08;  // 2^-24: every implementation accumulates in fp32
-
-double ratio(double num, double den) {
-  if (num == 0) return 0;
-  return den > 0 ? num / den : INFINITY;
-}
-
-}  // namespace
-
 Metrics measure(const CaseSpec& c, const Layout& L, const OracleResult& ref, const Tensor& o,
                 const std::vector<float>& lse, const Policy& policy) {
   const double u = unit_roundoff(c.dtype);
@@ -40,7 +31,7 @@ Metrics measure(const CaseSpec& c, const Layout& L, const OracleResult& ref, con
   const double sqrt_d = std::sqrt(double(c.head_dim));
   const int D = c.head_dim;
   Metrics m;
-  double err2 = 0, ref2 = 0, floor2 = 0;
+  ErrorMeter<Metrics, &Metrics::o_budget> o_meter(m, c.dtype, u);
   for (size_t r = 0; r < ref.rows.size(); ++r) {
     const int s = ref.rows.seq[r];
     const int64_t i = ref.rows.row[r];
@@ -61,52 +52,23 @@ Metrics measure(const CaseSpec& c, const Layout& L, const OracleResult& ref, con
                                  (std::sqrt(n_keys + 1) + sqrt_d * ref.lse_sens_acc[ref.at(r, hi)] +
                                   std::fabs(want_lse));
         m.lse_abs = std::max(m.lse_abs, e);
-        m.lse_budget = std::max(m.lse_budget, ratio(e, bound));
+        m.lse_budget = std::max(m.lse_budget, error_ratio(e, bound));
       }
       // o
       const int64_t base = L.q_offset(s, i, h);
       for (int d = 0; d < D; ++d) {
         const size_t k = ref.at(r, hi, d);
-        const double want = ref.o[k], M = ref.m[k];
-        const double x = o.get(base + d);
-        ++m.elements;
-        if (std::isnan(x)) {
-          ++m.nan_count;
-          continue;
-        }
-        if (std::isinf(x)) {
-          ++m.inf_count;
-          continue;
-        }
-        const double e = std::fabs(x - want);
-        const double fe = std::fabs(double(round_to(c.dtype, want)) - want);
-        err2 += e * e;
-        ref2 += want * want;
-        floor2 += fe * fe;
-        m.max_abs = std::max(m.max_abs, e);
-        m.cw = std::max(m.cw, ratio(e, u * M));
-        m.floor_cw = std::max(m.floor_cw, ratio(fe, u * M));
+        const double M = ref.m[k];
         // Rounding near zero is absolute (half the smallest subnormal per rounding); a row that
         // sees nothing (M = 0) has the exact answer 0, which every algorithm produces exactly.
         const double underflow = M > 0 ? policy.k_round * eta / 2 : 0.0;
         const double bound = u * (policy.k_round * M + policy.k_logit * ref.l[k]) + acc * M +
                              kU32 * policy.k_acc * sqrt_d * ref.l_acc[k] + underflow;
-        const double b = ratio(e, bound);
-        if (b > m.o_budget || m.elements == 1) {
-          m.o_budget = std::max(m.o_budget, b);
-          m.worst_seq = s;
-          m.worst_row = i;
-          m.worst_head = h;
-          m.worst_dim = d;
-          m.worst_got = x;
-          m.worst_want = want;
-        }
+        o_meter.add(o.get(base + d), ref.o[k], M, bound, s, i, h, d);
       }
     }
   }
-  m.rel_l2 = ratio(std::sqrt(err2), std::sqrt(ref2));
-  m.floor_l2 = ratio(std::sqrt(floor2), std::sqrt(ref2));
-  m.floor_ratio = m.rel_l2 == 0 ? (m.floor_l2 == 0 ? 1.0 : 0.0) : ratio(m.rel_l2, m.floor_l2);
+  o_meter.finish();
   return m;
 }
 
