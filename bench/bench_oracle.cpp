@@ -12,7 +12,8 @@
 namespace sinkbench {
 namespace {
 
-void BM_OracleForward(benchmark::State& state) {
+// The benchmarks' case from their Args: heads_q, S, window (0 = causal); bf16, Hkv 8, D 64.
+CaseSpec bench_case(const benchmark::State& state) {
   CaseSpec c;
   c.dtype = DType::bf16;
   c.heads_q = int(state.range(0));
@@ -21,6 +22,11 @@ void BM_OracleForward(benchmark::State& state) {
   c.seqlen_q = c.seqlen_k = state.range(1);
   c.mask = state.range(2) == 0 ? MaskRule{MaskKind::causal}
                                : MaskRule{MaskKind::sliding_window, state.range(2)};
+  return c;
+}
+
+void BM_OracleForward(benchmark::State& state) {
+  CaseSpec c = bench_case(state);
   omp_set_num_threads(int(state.range(3)));
   const Inputs in = generate(c);
   for (auto _ : state)
@@ -40,14 +46,7 @@ BENCHMARK(BM_OracleForward)
     ->MinTime(2.0);
 
 void BM_OracleBackward(benchmark::State& state) {
-  CaseSpec c;
-  c.dtype = DType::bf16;
-  c.heads_q = int(state.range(0));
-  c.heads_kv = 8;
-  c.head_dim = 64;
-  c.seqlen_q = c.seqlen_k = state.range(1);
-  c.mask = state.range(2) == 0 ? MaskRule{MaskKind::causal}
-                               : MaskRule{MaskKind::sliding_window, state.range(2)};
+  CaseSpec c = bench_case(state);
   c.grad = GradKind::d_o;
   c.dlse = DlseKind::normal;
   omp_set_num_threads(int(state.range(3)));
