@@ -43,6 +43,8 @@ class BwdDeviceCase {
   // element left unwritten.
   BackwardResult fetch() const;
   const BwdParams& params() const { return params_; }
+  // Runs the mma.sync kernels even where warpgroup-MMA ones exist (to compare their bits).
+  void use_mma_sync(bool on) { params_.force_mma_sync = on; }
 
  private:
   void allocate_outputs();

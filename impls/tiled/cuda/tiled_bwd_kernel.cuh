@@ -1,5 +1,7 @@
 // impls/tiled/cuda/tiled_bwd_kernel.cuh — the tiled/cuda backward pass (FlashAttention-2 style,
-// deterministic, with the sink gradient) on mma.sync m16n8k16 tensor cores, fp32 accumulate:
+// deterministic, with the sink gradient) on tensor cores, fp32 accumulate: Hopper warpgroup MMAs
+// (wgmma m64n64k16, A from registers, B from 128B-swizzled tiles) at head dim 64, mma.sync
+// m16n8k16 at 128 and wherever a caller asks for it (the same products in the same order):
 //   1. row delta: D_i = do_i . o_i - dlse_i in fp32 (o the forward's rounded output);
 //   2. dk/dv: one CTA per (key block, KV head, sequence) walks the query blocks of every query
 //      head of its GQA group in a fixed order, P recomputed from the saved sink-inclusive lse,
@@ -20,6 +22,7 @@
 #include <cstdint>
 
 #include "impls/cuda/mma.cuh"
+#include "impls/cuda/wgmma.cuh"
 #include "impls/tiled/cuda/tiled_bwd_params.h"
 #include "impls/tiled/cuda/tiled_fwd_common.cuh"
 #include "impls/tiled/tiled_traits.h"
@@ -45,13 +48,18 @@ struct BwdTraits {
   static constexpr int kDkdvSmem = 6 * kTileElems * 2 + 2 * 2 * kBlockM * 4;
   // dq: Q, dO, then two stages of (K, V) tiles.
   static constexpr int kDqSmem = 6 * kTileElems * 2;
+  // Warpgroup MMAs (sm_90a) where the strips' accumulators fit one m64n64 tile: D 64. Their
+  // tiles start 1024-aligned (the swizzle atom): the launcher adds the slack to align the base.
+  static constexpr bool kHasWgmma = HeadDim == 64;
+  static constexpr int kAlignSlack = 1024;
   static constexpr int kDeltaThreads = 256;
   static constexpr int kDeltaRows = kDeltaThreads / kChunks;  // rows per row-delta CTA
 
   static_assert(kBlockN == 64 && kBlockM == 16 * kWarps, "one 16-row strip per warp");
   static_assert(kChunks % 8 == 0, "the XOR swizzle permutes 8 chunks within a row");
   static_assert((64 * kChunks) % kThreads == 0, "tile loads split evenly");
-  static_assert(kDkdvSmem * 2 <= 220 * 1024, "two CTAs per SM");
+  static_assert((kDkdvSmem + kAlignSlack) * 2 <= 220 * 1024, "two CTAs per SM");
+  static_assert(kTileElems * 2 % 1024 == 0, "tiles stay 1024-aligned one after the other");
 };
 
 // Two dtype values (lo in the low half) as fp32.
@@ -173,6 +181,78 @@ __device__ __forceinline__ void strip_pv(float (&out)[D / 8][4], const float (&x
   }
 }
 
+// ---- Warpgroup forms of strip_qk and strip_pv (sm_90a, D 64): the warpgroup's four warps
+// each own 16 rows of the m64n64 accumulator exactly as their mma.sync strips do, A comes from
+// the same registers, and the k-steps run in the same order; B is read by the tensor cores from
+// a 64-row tile in panel_swz layout at the 1024-aligned shared address `tile`.
+constexpr int kWgPanelBytes = 64 * 128;  // one 64-row, 128-byte-wide swizzled panel
+
+// Where chunk `chunk` of row `row` of a Q / dO / K / V tile goes: the warpgroup kernels' tiles
+// are read by wgmma descriptors, the mma.sync kernels' by ldmatrix.
+template <bool Wg, int D>
+__device__ __forceinline__ int tile_off(int row, int chunk) {
+  if constexpr (Wg) {
+    return cuda_wgmma::panel_swz<D, 64>(row, chunk);
+  } else {
+    return cuda_mma::swz<D>(row, chunk);
+  }
+}
+
+// The dynamic shared memory base, 1024-aligned for the warpgroup kernels (the launcher gives them
+// kAlignSlack more bytes).
+template <bool Wg>
+__device__ __forceinline__ unsigned char* smem_base(unsigned char* raw) {
+  if constexpr (Wg) {
+    return raw + ((1024 - (cuda_mma::smem_addr(raw) & 1023)) & 1023);
+  } else {
+    return raw;
+  }
+}
+
+// acc (64 x 64) = the rows of tile `a` times the rows of tile `b` as columns, both K-major in
+// shared memory (a k16 step 32 bytes into the swizzled rows); warp w gets rows 16 w.. of `a`, as
+// its mma.sync strip. A from shared memory rather than registers: with register A operands
+// carried across the walk, ptxas gave their registers to the P.V step's operands (seen in the
+// sm_90a SASS) and the gradients came out wrong. Issued, not awaited.
+template <DType T, int D>
+__device__ __forceinline__ void wg_strip_qk(float (&acc)[8][4], uint32_t a, uint32_t b) {
+  static_assert(D == 64, "one 64-column panel");
+#pragma unroll
+  for (int kd = 0; kd < D / 16; ++kd) {
+    cuda_wgmma::wgmma_ss_m64n64k16<T>(acc, cuda_wgmma::sw128_desc(a + kd * 32, 16, 1024),
+                                      cuda_wgmma::sw128_desc(b + kd * 32, 16, 1024), kd > 0);
+  }
+}
+// out (64 x 64) += X (rounded A fragments, 4 k16 steps over the tile's rows) times the tile:
+// B MN-major, a k16 step 16 rows (2048 bytes) down the panel. Issued, not awaited.
+template <DType T>
+__device__ __forceinline__ void wg_strip_pv(float (&out)[8][4], const uint32_t (&x)[4][4],
+                                            uint32_t tile) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {
+    const uint64_t desc = cuda_wgmma::sw128_desc(tile + kk * 2048, 1024, 1024);
+    cuda_wgmma::wgmma_rs_m64n64k16<T, 1>(out, x[kk], desc, true);
+  }
+}
+// The tensor cores read a wgmma's A registers until it completes, while the compiler sees them
+// read at the issue and could give them to other values before the wait: called after the wait,
+// this keeps them alive (and unchanged) until then.
+template <int N>
+__device__ __forceinline__ void hold_until_waited(uint32_t (&a)[N][4]) {
+#pragma unroll
+  for (int i = 0; i < N; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      asm volatile("" : "+r"(a[i][e])::"memory");
+}
+// The A fragments of a 16 x 64 strip of C fragments, rounded to the dtype (strip_pv's rounding).
+template <DType T>
+__device__ __forceinline__ void strip_fragments(uint32_t (&a)[4][4], const float (&x)[8][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk)
+    p_fragment<T>(a[kk], x, kk);
+}
+
 template <int N, int M>
 __device__ __forceinline__ void zero(float (&a)[N][M]) {
 #pragma unroll
@@ -266,8 +346,8 @@ __device__ __forceinline__ void mask_strip_t(float (&s)[kNT][4], const MaskRule&
 
 // ---- 2. dk, dv. One CTA per (key block, KV head, sequence); warp w owns keys 16 w .. 16 w + 15
 // of the block; work items (query head of the group, query block) in a fixed order, their Q, dO,
-// lse and D double-buffered through cp.async.
-template <DType T, int D>
+// lse and D double-buffered through cp.async. Wg: the four warps issue warpgroup MMAs (D 64).
+template <DType T, int D, bool Wg>
 __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBlocks)
     bwd_dkdv_kernel(const __grid_constant__ BwdParams p) {
   using BT = BwdTraits<D>;
@@ -276,9 +356,10 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
   constexpr int kNT = BM / 8;  // n8 blocks of a transposed score strip (query columns)
   constexpr int kDT = D / 8;
   constexpr int kTile = BT::kTileElems;
+  static_assert(!Wg || (BT::kHasWgmma && BT::kWarps == 4), "one warpgroup, D 64");
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
-  uint16_t* sK = reinterpret_cast<uint16_t*>(smem_raw);
+  uint16_t* sK = reinterpret_cast<uint16_t*>(smem_base<Wg>(smem_raw));
   uint16_t* sV = sK + kTile;
   uint16_t* sQ = sV + kTile;                                 // two stages
   uint16_t* sdO = sQ + 2 * kTile;                            // two stages
@@ -310,9 +391,9 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
       const int id = tid + it * BT::kThreads;
       const int row = id / BT::kChunks, chunk = id % BT::kChunks;
       const bool ok = n0 + row < sk;
-      cp_async16(smem_addr(sK + swz<D>(row, chunk)),
+      cp_async16(smem_addr(sK + tile_off<Wg, D>(row, chunk)),
                  kb + (ok ? row * p.k_row_stride + chunk * 8 : 0), ok);
-      cp_async16(smem_addr(sV + swz<D>(row, chunk)),
+      cp_async16(smem_addr(sV + tile_off<Wg, D>(row, chunk)),
                  vb + (ok ? row * p.v_row_stride + chunk * 8 : 0), ok);
     }
   }
@@ -329,9 +410,9 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
       const int row = id / BT::kChunks, chunk = id % BT::kChunks;
       const bool ok = m0 + row < sq;
       const int64_t i = ok ? m0 + row : 0;
-      cp_async16(smem_addr(sQ + slot * kTile + swz<D>(row, chunk)),
+      cp_async16(smem_addr(sQ + slot * kTile + tile_off<Wg, D>(row, chunk)),
                  qb + (ok ? i * p.q_row_stride + chunk * 8 : 0), ok);
-      cp_async16(smem_addr(sdO + slot * kTile + swz<D>(row, chunk)),
+      cp_async16(smem_addr(sdO + slot * kTile + tile_off<Wg, D>(row, chunk)),
                  db + (ok ? i * p.do_row_stride + chunk * 8 : 0), ok);
     }
     if (tid < BM) {
@@ -353,7 +434,19 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
   float dk[kDT][4], dv[kDT][4];
   zero(dk);
   zero(dv);
-  uint32_t kf[BT::kKVInRegs ? D / 16 : 1][4], vf[BT::kKVInRegs ? D / 16 : 1][4];
+  // The mma.sync kernel's K and V fragments (the warpgroup kernel reads K and V from shared
+  // memory), read before the walk.
+  constexpr bool kKVInRegs = BT::kKVInRegs && !Wg;
+  uint32_t kf[kKVInRegs ? D / 16 : 1][4], vf[kKVInRegs ? D / 16 : 1][4];
+  if constexpr (kKVInRegs) {
+    cp_async_wait<0>();
+    __syncthreads();
+#pragma unroll
+    for (int kd = 0; kd < D / 16; ++kd) {
+      ldsm_a<D>(kf[kd], sK, warp * 16, kd, lane);
+      ldsm_a<D>(vf[kd], sV, warp * 16, kd, lane);
+    }
+  }
   const int64_t key0 = n0 + warp * 16 + g;
 
   for (int64_t t = 0; t < n_items; ++t) {
@@ -361,28 +454,30 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
     if (t + 1 < n_items) load_item(t + 1, int((t + 1) & 1));
     cp_async_commit();
     cp_async_wait<1>();
+    if constexpr (Wg) cuda_wgmma::fence_proxy_async();  // the tiles are read by the async proxy
     __syncthreads();
-    if constexpr (BT::kKVInRegs) {
-      if (t == 0) {
-#pragma unroll
-        for (int kd = 0; kd < D / 16; ++kd) {
-          ldsm_a<D>(kf[kd], sK, warp * 16, kd, lane);
-          ldsm_a<D>(vf[kd], sV, warp * 16, kd, lane);
-        }
-      }
-    }
     const int slot = int(t & 1);
     const uint16_t* tQ = sQ + slot * kTile;
     const uint16_t* tdO = sdO + slot * kTile;
     const int64_t m0 = (m_lo + t % n_m) * BM;
 
     float st[kNT][4], dpt[kNT][4];  // S^T and dP^T: this warp's 16 keys x BM query rows
-    zero(st);
-    zero(dpt);
-    if constexpr (BT::kKVInRegs) {
+    if constexpr (Wg) {
+      cuda_wgmma::wgmma_fence();
+      wg_strip_qk<T, D>(st, smem_addr(sK), smem_addr(tQ));
+      wg_strip_qk<T, D>(dpt, smem_addr(sV), smem_addr(tdO));
+      cuda_wgmma::wgmma_commit();
+      cuda_wgmma::wgmma_wait<0>();
+      cuda_wgmma::pin_all(st);
+      cuda_wgmma::pin_all(dpt);
+    } else if constexpr (kKVInRegs) {
+      zero(st);
+      zero(dpt);
       strip_qk<T, D>(st, kf, tQ, lane);
       strip_qk<T, D>(dpt, vf, tdO, lane);
     } else {
+      zero(st);
+      zero(dpt);
       strip_qk_smem<T, D>(st, sK, warp * 16, tQ, lane);
       strip_qk_smem<T, D>(dpt, sV, warp * 16, tdO, lane);
     }
@@ -401,8 +496,23 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
         dpt[nt][e] = pv * (dpt[nt][e] - dl[col]);  // dS^T
       }
     }
-    strip_pv<T, D>(dv, st, tdO, lane);  // dv += P^T dO
-    strip_pv<T, D>(dk, dpt, tQ, lane);  // dk += dS^T Q
+    if constexpr (Wg) {
+      uint32_t pf[4][4], sf[4][4];
+      strip_fragments<T>(pf, st);
+      strip_fragments<T>(sf, dpt);
+      cuda_wgmma::wgmma_fence();
+      wg_strip_pv<T>(dv, pf, smem_addr(tdO));  // dv += P^T dO
+      wg_strip_pv<T>(dk, sf, smem_addr(tQ));   // dk += dS^T Q
+      cuda_wgmma::wgmma_commit();
+      cuda_wgmma::wgmma_wait<0>();  // before the next iteration refills these tiles
+      hold_until_waited(pf);
+      hold_until_waited(sf);
+      cuda_wgmma::pin_all(dv);
+      cuda_wgmma::pin_all(dk);
+    } else {
+      strip_pv<T, D>(dv, st, tdO, lane);  // dv += P^T dO
+      strip_pv<T, D>(dk, dpt, tQ, lane);  // dk += dS^T Q
+    }
   }
   cp_async_wait<0>();  // no copy may land in shared memory after the kernel stops owning it
   __syncthreads();
@@ -418,8 +528,9 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
 }
 
 // ---- 3. dq. One CTA per (query block, query head, sequence), warp w owns rows 16 w..; the key
-// tiles KeyTiles visits, ascending, K and V double-buffered through cp.async.
-template <DType T, int D>
+// tiles KeyTiles visits, ascending, K and V double-buffered through cp.async. Wg: the four warps
+// issue warpgroup MMAs (D 64).
+template <DType T, int D, bool Wg>
 __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBlocks)
     bwd_dq_kernel(const __grid_constant__ BwdParams p) {
   using BT = BwdTraits<D>;
@@ -428,9 +539,10 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
   constexpr int kNT = BN / 8;
   constexpr int kDT = D / 8;
   constexpr int kTile = BT::kTileElems;
+  static_assert(!Wg || (BT::kHasWgmma && BT::kWarps == 4), "one warpgroup, D 64");
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
-  uint16_t* sQ = reinterpret_cast<uint16_t*>(smem_raw);
+  uint16_t* sQ = reinterpret_cast<uint16_t*>(smem_base<Wg>(smem_raw));
   uint16_t* sdO = sQ + kTile;
   uint16_t* sK = sdO + kTile;     // two stages
   uint16_t* sV = sK + 2 * kTile;  // two stages
@@ -458,9 +570,9 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
       const int id = tid + it * BT::kThreads;
       const int row = id / BT::kChunks, chunk = id % BT::kChunks;
       const bool ok = m0 + row < sq;
-      cp_async16(smem_addr(sQ + swz<D>(row, chunk)),
+      cp_async16(smem_addr(sQ + tile_off<Wg, D>(row, chunk)),
                  qb + (ok ? row * p.q_row_stride + chunk * 8 : 0), ok);
-      cp_async16(smem_addr(sdO + swz<D>(row, chunk)),
+      cp_async16(smem_addr(sdO + tile_off<Wg, D>(row, chunk)),
                  db + (ok ? row * p.do_row_stride + chunk * 8 : 0), ok);
     }
   }
@@ -476,9 +588,9 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
       const int row = id / BT::kChunks, chunk = id % BT::kChunks;
       const bool ok = j0 + row < sk;
       const int64_t j = ok ? j0 + row : 0;
-      cp_async16(smem_addr(sK + slot * kTile + swz<D>(row, chunk)),
+      cp_async16(smem_addr(sK + slot * kTile + tile_off<Wg, D>(row, chunk)),
                  k_base + (ok ? j * p.k_row_stride + chunk * 8 : 0), ok);
-      cp_async16(smem_addr(sV + slot * kTile + swz<D>(row, chunk)),
+      cp_async16(smem_addr(sV + slot * kTile + tile_off<Wg, D>(row, chunk)),
                  v_base + (ok ? j * p.v_row_stride + chunk * 8 : 0), ok);
     }
   };
@@ -501,30 +613,45 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
 
   float dq[kDT][4];
   zero(dq);
-  uint32_t qf[D / 16][4], df[D / 16][4];
+  // The mma.sync kernel's Q and dO fragments (the warpgroup kernel reads Q and dO from shared
+  // memory), read before the walk.
+  uint32_t qf[Wg ? 1 : D / 16][4], df[Wg ? 1 : D / 16][4];
+  if constexpr (!Wg) {
+    cp_async_wait<0>();
+    __syncthreads();
+#pragma unroll
+    for (int kd = 0; kd < D / 16; ++kd) {
+      ldsm_a<D>(qf[kd], sQ, warp * 16, kd, lane);
+      ldsm_a<D>(df[kd], sdO, warp * 16, kd, lane);
+    }
+  }
   for (int64_t t = 0; t < n_tiles; ++t) {
     __syncthreads();
     if (t + 1 < n_tiles) load_kv(t + 1, int((t + 1) & 1));
     cp_async_commit();
     cp_async_wait<1>();
+    if constexpr (Wg) cuda_wgmma::fence_proxy_async();  // the tiles are read by the async proxy
     __syncthreads();
-    if (t == 0) {
-#pragma unroll
-      for (int kd = 0; kd < D / 16; ++kd) {
-        ldsm_a<D>(qf[kd], sQ, warp * 16, kd, lane);
-        ldsm_a<D>(df[kd], sdO, warp * 16, kd, lane);
-      }
-    }
     const int slot = int(t & 1);
     const uint16_t* tK = sK + slot * kTile;
     const uint16_t* tV = sV + slot * kTile;
     const int64_t j0 = tiles.key0(t);
 
     float sc[kNT][4], dp[kNT][4];
-    zero(sc);
-    zero(dp);
-    strip_qk<T, D>(sc, qf, tK, lane);
-    strip_qk<T, D>(dp, df, tV, lane);
+    if constexpr (Wg) {
+      cuda_wgmma::wgmma_fence();
+      wg_strip_qk<T, D>(sc, smem_addr(sQ), smem_addr(tK));
+      wg_strip_qk<T, D>(dp, smem_addr(sdO), smem_addr(tV));
+      cuda_wgmma::wgmma_commit();
+      cuda_wgmma::wgmma_wait<0>();
+      cuda_wgmma::pin_all(sc);
+      cuda_wgmma::pin_all(dp);
+    } else {
+      zero(sc);
+      zero(dp);
+      strip_qk<T, D>(sc, qf, tK, lane);
+      strip_qk<T, D>(dp, df, tV, lane);
+    }
     if (!tiles.unmasked(j0)) tiles.mask_strip(sc, row0, j0 + tig * 2);
 #pragma unroll
     for (int nt = 0; nt < kNT; ++nt) {
@@ -534,7 +661,18 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
         dp[nt][e] = pv * (dp[nt][e] - dl[e >> 1]);  // dS
       }
     }
-    strip_pv<T, D>(dq, dp, tK, lane);  // dq += dS K
+    if constexpr (Wg) {
+      uint32_t sf[4][4];
+      strip_fragments<T>(sf, dp);
+      cuda_wgmma::wgmma_fence();
+      wg_strip_pv<T>(dq, sf, smem_addr(tK));  // dq += dS K
+      cuda_wgmma::wgmma_commit();
+      cuda_wgmma::wgmma_wait<0>();  // before the next iteration refills this tile
+      hold_until_waited(sf);
+      cuda_wgmma::pin_all(dq);
+    } else {
+      strip_pv<T, D>(dq, dp, tK, lane);  // dq += dS K
+    }
   }
   cp_async_wait<0>();
   __syncthreads();
@@ -571,17 +709,17 @@ __global__ void __launch_bounds__(kSinkThreads)
   if (tid == 0) p.dsinks[h] = -part[0];
 }
 
-template <DType T, int D>
-cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream) {
+template <DType T, int D, bool Wg>
+cudaError_t launch_bwd_kernels(const BwdParams& p, cudaStream_t stream) {
   using BT = BwdTraits<D>;
-  if (p.head_dim != D) return cudaErrorInvalidValue;
-  if (p.num_seqs <= 0) return cudaSuccess;
+  constexpr int kDkdvSmem = BT::kDkdvSmem + (Wg ? BT::kAlignSlack : 0);
+  constexpr int kDqSmem = BT::kDqSmem + (Wg ? BT::kAlignSlack : 0);
   static const cudaError_t attr = [] {
     const cudaError_t a = cudaFuncSetAttribute(
-        bwd_dkdv_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, BT::kDkdvSmem);
+        bwd_dkdv_kernel<T, D, Wg>, cudaFuncAttributeMaxDynamicSharedMemorySize, kDkdvSmem);
     if (a != cudaSuccess) return a;
-    return cudaFuncSetAttribute(bwd_dq_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                BT::kDqSmem);
+    return cudaFuncSetAttribute(bwd_dq_kernel<T, D, Wg>,
+                                cudaFuncAttributeMaxDynamicSharedMemorySize, kDqSmem);
   }();
   if (attr != cudaSuccess) return attr;
   const unsigned seqs = unsigned(p.num_seqs), hq = unsigned(p.heads_q);
@@ -611,12 +749,12 @@ cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream) {
   if (p.max_seqlen_k > 0) {
     const dim3 grid(unsigned((p.max_seqlen_k + BT::kBlockN - 1) / BT::kBlockN),
                     unsigned(p.heads_kv), seqs);
-    bwd_dkdv_kernel<T, D><<<grid, BT::kThreads, BT::kDkdvSmem, stream>>>(p);
+    bwd_dkdv_kernel<T, D, Wg><<<grid, BT::kThreads, kDkdvSmem, stream>>>(p);
     if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
   if (p.max_seqlen_q > 0) {
     const dim3 grid(unsigned((p.max_seqlen_q + BT::kBlockM - 1) / BT::kBlockM), hq, seqs);
-    bwd_dq_kernel<T, D><<<grid, BT::kThreads, BT::kDqSmem, side>>>(p);
+    bwd_dq_kernel<T, D, Wg><<<grid, BT::kThreads, kDqSmem, side>>>(p);
     if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
   if (const cudaError_t e = cudaEventRecord(join, side); e != cudaSuccess) return e;
@@ -626,6 +764,16 @@ cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream) {
     if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
   return cudaSuccess;
+}
+
+template <DType T, int D>
+cudaError_t launch_bwd(const BwdParams& p, cudaStream_t stream) {
+  if (p.head_dim != D) return cudaErrorInvalidValue;
+  if (p.num_seqs <= 0) return cudaSuccess;
+  if constexpr (BwdTraits<D>::kHasWgmma) {
+    if (!p.force_mma_sync) return launch_bwd_kernels<T, D, true>(p, stream);
+  }
+  return launch_bwd_kernels<T, D, false>(p, stream);
 }
 
 }  // namespace sinkbench::tiled_cuda

@@ -39,6 +39,10 @@ struct BwdParams : cuda::AttnParams {
 
   int64_t max_seqlen_q = 0;  // longest Sq of the batch: sizes the dq and row-delta grids
   int64_t max_seqlen_k = 0;  // longest Sk of the batch: sizes the dk/dv grid
+
+  // The mma.sync kernels even where warpgroup-MMA ones exist (D 64): the same products in the
+  // same order, kept to compare the two bit for bit.
+  bool force_mma_sync = false;
 };
 
 // The backward pass of one (dtype, head dim) instantiation, each in its own .cu file: the
