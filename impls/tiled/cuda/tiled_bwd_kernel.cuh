@@ -1,7 +1,7 @@
 // impls/tiled/cuda/tiled_bwd_kernel.cuh — the tiled/cuda backward pass (FlashAttention-2 style,
-// deterministic, with the sink gradient) on tensor cores, fp32 accumulate: Hopper warpgroup MMAs
-// (wgmma m64n64k16, A from registers, B from 128B-swizzled tiles) at head dim 64, mma.sync
-// m16n8k16 at 128 and wherever a caller asks for it (the same products in the same order):
+// deterministic, with the sink gradient) on tensor cores, fp32 accumulate: warpgroup MMAs (wgmma
+// m64n64k16 on 128B-swizzled tiles, P and dS from registers) at head dim 64, mma.sync m16n8k16
+// at 128 and wherever a caller asks for it (the same products in the same order, the same bits):
 //   1. row delta: D_i = do_i . o_i - dlse_i in fp32 (o the forward's rounded output);
 //   2. dk/dv: one CTA per (key block, KV head, sequence) walks the query blocks of every query
 //      head of its GQA group in a fixed order, P recomputed from the saved sink-inclusive lse,
