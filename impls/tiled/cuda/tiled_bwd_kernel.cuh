@@ -234,6 +234,20 @@ __device__ __forceinline__ void wg_strip_pv(float (&out)[8][4], const uint32_t (
     cuda_wgmma::wgmma_rs_m64n64k16<T, 1>(out, x[kk], desc, true);
   }
 }
+// A step's two score products (S and dP, or their transposes: acc = rows of a times rows of b),
+// issued together and awaited.
+template <DType T, int D>
+__device__ __forceinline__ void wg_score_products(float (&s)[8][4], uint32_t s_a, uint32_t s_b,
+                                                  float (&dp)[8][4], uint32_t dp_a, uint32_t dp_b) {
+  cuda_wgmma::wgmma_fence();
+  wg_strip_qk<T, D>(s, s_a, s_b);
+  wg_strip_qk<T, D>(dp, dp_a, dp_b);
+  cuda_wgmma::wgmma_commit();
+  cuda_wgmma::wgmma_wait<0>();
+  cuda_wgmma::pin_all(s);
+  cuda_wgmma::pin_all(dp);
+}
+
 // The tensor cores read a wgmma's A registers until it completes, while the compiler sees them
 // read at the issue and could give them to other values before the wait: called after the wait,
 // this keeps them alive (and unchanged) until then.
@@ -463,13 +477,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
 
     float st[kNT][4], dpt[kNT][4];  // S^T and dP^T: this warp's 16 keys x BM query rows
     if constexpr (Wg) {
-      cuda_wgmma::wgmma_fence();
-      wg_strip_qk<T, D>(st, smem_addr(sK), smem_addr(tQ));
-      wg_strip_qk<T, D>(dpt, smem_addr(sV), smem_addr(tdO));
-      cuda_wgmma::wgmma_commit();
-      cuda_wgmma::wgmma_wait<0>();
-      cuda_wgmma::pin_all(st);
-      cuda_wgmma::pin_all(dpt);
+      wg_score_products<T, D>(st, smem_addr(sK), smem_addr(tQ), dpt, smem_addr(sV), smem_addr(tdO));
     } else if constexpr (kKVInRegs) {
       zero(st);
       zero(dpt);
@@ -639,13 +647,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
 
     float sc[kNT][4], dp[kNT][4];
     if constexpr (Wg) {
-      cuda_wgmma::wgmma_fence();
-      wg_strip_qk<T, D>(sc, smem_addr(sQ), smem_addr(tK));
-      wg_strip_qk<T, D>(dp, smem_addr(sdO), smem_addr(tV));
-      cuda_wgmma::wgmma_commit();
-      cuda_wgmma::wgmma_wait<0>();
-      cuda_wgmma::pin_all(sc);
-      cuda_wgmma::pin_all(dp);
+      wg_score_products<T, D>(sc, smem_addr(sQ), smem_addr(tK), dp, smem_addr(sdO), smem_addr(tV));
     } else {
       zero(sc);
       zero(dp);
