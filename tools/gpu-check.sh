@@ -11,6 +11,8 @@
 # non-zero if the build, a gpu test, a sanitizer check or the benchmark failed.
 #   SINKBENCH_BUILD   build directory (default build-gpu)
 #   GPU_CHECK_SKIP    space-separated steps to skip: tests sanitizer bench cli peers golden
+#   GPU_CHECK_NCU=1   also profile one launch of each kernel behind a speed target with Nsight
+#                     Compute (--set full; reports in the build folder's ncu/, a metrics table in ncu.txt)
 #   GPU_CHECK_JOBS    build and ctest parallelism (default: nproc)
 #   GPU_CHECK_CTEST_TIMEOUT, GPU_CHECK_CLI_TIMEOUT   seconds for those steps (3600, 600)
 set -uo pipefail
@@ -108,6 +110,30 @@ if ! skipped bench && [[ -x $build/bench/bench_paged_cuda ]]; then
   paged_table=$(sed -n '/^# flash_paged\/cuda/,$p' "$out/bench-paged.log")
 fi
 
+# Nsight Compute on the kernels behind the speed targets (issues' prefill, window layer, window
+# decode, backward): one launch each after warm-up launches, the clocks left alone.
+if [[ ${GPU_CHECK_NCU:-0} == 1 ]] && command -v ncu >/dev/null; then
+  t0=$SECONDS
+  profile() {  # name, program, benchmark filter, kernel regex, launches to skip
+    ncu --clock-control none --set full -k "regex:$4" --launch-skip "$5" --launch-count 1 \
+      -o "$build/ncu/$1" "$build/bench/$2" --benchmark_filter="$3" >"$out/ncu-$1.log" 2>&1
+    {
+      echo "## $1 ($2, $3)"
+      ncu --import "$build/ncu/$1.ncu-rep" --page details 2>&1 | grep -E \
+        "Duration|Compute \(SM\) Throughput|DRAM Throughput|Registers Per Thread|Achieved Occupancy|Theoretical Occupancy|Issue Slots Busy|No Eligible|Warp Cycles Per Issued|Dynamic Shared Memory Per Block"
+    } >>"$out/ncu.txt"
+  }
+  mkdir -p "$build/ncu"
+  : >"$out/ncu.txt"
+  profile prefill-d64-s8192 bench_tiled_cuda 'd64/B1/S8192/causal/min_time' tiled_fwd_wgmma_kernel 3
+  profile window-d64-s8192 bench_tiled_cuda 'd64/B1/S8192/win128/min_time' tiled_fwd_kernel 3
+  profile decode-window-b64 bench_paged_cuda 'B64/L8192/h64_8/win128' paged_split_kernel 3
+  profile bwd-dkdv-d64-s8192 bench_tiled_bwd_cuda 'd64/S8192/causal/min_time' bwd_dkdv_kernel 3
+  profile bwd-dq-d64-s8192 bench_tiled_bwd_cuda 'd64/S8192/causal/min_time' bwd_dq_kernel 3
+  note "Nsight Compute on 5 kernels in $((SECONDS - t0)) s (ncu.txt; reports in $build/ncu)"
+  ncu_table=$(cat "$out/ncu.txt")
+fi
+
 # The peers' speed on the same shapes in the same call (tools/peers/fwd_peers.py, bwd_peers.py):
 # our medians against theirs as ratios, since only figures of one call on one GPU compare.
 if ! skipped bench && ! skipped peers; then
@@ -168,4 +194,5 @@ printf '%s\n' "${summary[@]}"
 [[ -n ${bwd_table:-} ]] && printf '%s\n' "$bwd_table"
 [[ -n ${peers_bwd_table:-} ]] && printf '%s\n' "$peers_bwd_table"
 [[ -n ${ratio_table:-} ]] && printf '%s\n' "$ratio_table"
+[[ -n ${ncu_table:-} ]] && printf '%s\n' "$ncu_table"
 exit $status
