@@ -3,8 +3,8 @@
 // still overrides each. Every execution forks the file check's child (verify_hdf5_file):
 // - quarantine_size_mb=16: a fork costs in proportion to the parent's mapped memory, and ASan's
 //   default 256 MiB quarantine of freed blocks grows the harness to ~360 MiB within a minute.
-//   One execution frees under 2 MiB, so 16 MiB still holds the blocks of the last several
-//   inputs: a use after free within an input is caught as before.
+//   An execution of a seed frees under 2 MiB, so 16 MiB holds the blocks of the last several
+//   inputs: a use after free is missed only if more than 16 MiB were freed in between.
 // - allocator_may_return_null=1, max_allocation_size_mb=1024: libFuzzer's malloc limit is a hook
 //   the checking child inherits, so a corrupt size that made libhdf5 ask for gigabytes in the
 //   child wrote an "oom-" artifact and printed libFuzzer's out-of-memory error there, although
