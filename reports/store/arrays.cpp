@@ -167,8 +167,7 @@ StoredArray ArrayFile::read(const std::string& case_id, const std::string& path)
     n *= size_t(x);
   }
   a.bytes.resize(n * size);
-  if (n > 0 &&
-      H5Dread(d, memory_type(cls, size), H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bytes.data()) < 0)
+  if (n > 0 && read_whole_dataset(d, memory_type(cls, size), n, a.bytes.data()) < 0)
     throw InputError(path_, "dataset " + name + " cannot be read (corrupt?)", "a readable array");
   a.values = decode(a.bytes, cls, size, a.dtype);
   return a;

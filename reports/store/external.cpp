@@ -362,12 +362,12 @@ std::optional<ExternalArray> ExternalFile::read(const std::string& path) const {
     // Any float width (float16 included) converts to double inside HDF5.
     a.kind = "float";
     a.values.resize(n);
-    if (n && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.values.data()) < 0)
+    if (n && read_whole_dataset(d, H5T_NATIVE_DOUBLE, n, a.values.data()) < 0)
       throw InputError(where, "cannot be read as floating point", "a readable dataset");
   } else if (cls == H5T_INTEGER && H5Tget_size(type) == 2 && H5Tget_sign(type) == H5T_SGN_NONE) {
     a.kind = "uint16";
     a.bits.resize(n);
-    if (n && H5Dread(d, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.bits.data()) < 0)
+    if (n && read_whole_dataset(d, H5T_NATIVE_UINT16, n, a.bits.data()) < 0)
       throw InputError(where, "cannot be read as uint16", "a readable dataset");
     DType dt;
     if (parse_dtype(a.dtype, &dt) && dt != DType::f32) {
@@ -379,7 +379,7 @@ std::optional<ExternalArray> ExternalFile::read(const std::string& path) const {
   } else if (cls == H5T_INTEGER) {
     a.kind = "int";
     a.ints.resize(n);
-    if (n && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, a.ints.data()) < 0)
+    if (n && read_whole_dataset(d, H5T_NATIVE_INT64, n, a.ints.data()) < 0)
       throw InputError(where, "cannot be read as integers", "a readable dataset");
   } else {
     a.kind = "other";

@@ -497,7 +497,7 @@ Table read_table(hid_t file, const std::string& name, const std::vector<Column>&
   Handle mtype(read_type(cols, members));
   const size_t row_size = H5Tget_size(mtype);
   std::vector<char> buf(size_t(n) * row_size);
-  if (H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+  if (read_whole_dataset(d, mtype, size_t(n), buf.data()) < 0)
     throw InputError(path, "the '" + name + "' table cannot be read (a checksum failed: corrupt)",
                      "an intact results file");
   for (size_t r = 0; r < size_t(n); ++r)
@@ -565,14 +565,14 @@ bool read_every_attribute(hid_t obj, const std::string& where, VisitState& st) {
   return true;
 }
 
-bool read_whole_dataset(hid_t d, const std::string& where, VisitState& st) {
+bool check_whole_dataset(hid_t d, const std::string& where, VisitState& st) {
   Handle ftype(H5Dget_type(d));
   Handle mtype(ftype >= 0 ? H5Tget_native_type(ftype, H5T_DIR_DEFAULT) : -1);
   Handle space(H5Dget_space(d));
   const hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
   if (mtype < 0 || count < 0) return st.error = where + " cannot be opened", false;
   std::vector<char> buf(size_t(count) * H5Tget_size(mtype) + 1);
-  if (count > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+  if (count > 0 && read_whole_dataset(d, mtype, size_t(count), buf.data()) < 0)
     return st.error = where + " cannot be read (a checksum failed or the data is corrupt)", false;
   if (count > 0) H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf.data());
   return true;
@@ -584,7 +584,7 @@ herr_t check_object(hid_t root, const char* name, const H5O_info_t* info, void* 
   Handle obj(H5Oopen(root, name, H5P_DEFAULT));
   if (obj < 0) return st.error = where + " cannot be opened", -1;
   if (!read_every_attribute(obj, where, st)) return -1;
-  if (info->type == H5O_TYPE_DATASET && !read_whole_dataset(obj, where, st)) return -1;
+  if (info->type == H5O_TYPE_DATASET && !check_whole_dataset(obj, where, st)) return -1;
   return 0;
 }
 
@@ -612,6 +612,21 @@ std::string read_all(int fd) {
 }  // namespace
 
 // ---- Store ----
+
+int read_whole_dataset(int64_t dataset, int64_t memory_type, size_t elements, void* buf) {
+  constexpr size_t kDefaultBytes = size_t(1) << 20;  // HDF5's, the most this asks for
+  Handle file_type(H5Dget_type(dataset));
+  // Room for two in-memory elements per element: HDF5 refuses a buffer that cannot hold one
+  // element as stored, and a variable-length string takes 16 bytes there but 8 in memory.
+  const size_t element = 2 * std::max<size_t>({1, file_type >= 0 ? H5Tget_size(file_type) : 0,
+                                               H5Tget_size(memory_type)});
+  const size_t bytes = elements >= kDefaultBytes / element
+                           ? std::max(kDefaultBytes, element)
+                           : std::max<size_t>(4096, elements * element);
+  Handle xfer(H5Pcreate(H5P_DATASET_XFER));
+  if (xfer < 0 || H5Pset_buffer(xfer, bytes, nullptr, nullptr) < 0) return -1;
+  return H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, xfer, buf);
+}
 
 Array tensor_array(std::string path, const Tensor& t) {
   const bool half = dtype_size(t.dtype()) == 2;

@@ -110,6 +110,10 @@ StoredRun read_store(const std::string& path);
 // throws InputError naming the file when HDF5 reports an error, a checksum fails, or the reader
 // crashes or hangs.
 void verify_hdf5_file(const std::string& path);
+// H5Dread of a whole dataset (`elements` values) into `buf` as `memory_type`, with HDF5's
+// type-conversion buffers sized to the read: by default a converting read allocates and zeroes
+// 1 MiB for each of them, whatever the dataset's size. Returns H5Dread's status (< 0: error).
+int read_whole_dataset(int64_t dataset, int64_t memory_type, size_t elements, void* buf);
 // True if the case has arrays in the file (the file must be readable).
 bool has_arrays(const std::string& path, const std::string& case_id);
 

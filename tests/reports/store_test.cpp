@@ -436,6 +436,19 @@ TEST(HostileFile, AV1FileStillOpens) {
     EXPECT_EQ(run.results.absent(c.name), c.since > 1) << c.name << " (since " << c.since << ")";
 }
 
+// A one-row table of schema v1 (variable-length strings: 16 bytes a string in the file, 8 in
+// memory) reads whole: the conversion buffer read_whole_dataset sizes to the data must still
+// hold one row as stored. The file is a one-case v1 run repacked to one-row chunks.
+TEST(HostileFile, AOneCaseV1FileReadsWhole) {
+  const StoredRun run =
+      read_store(std::string(SINKBENCH_SOURCE_DIR) + "/tests/reports/data/results_v1_one_case.h5");
+  EXPECT_EQ(run.schema_version, 1);
+  ASSERT_EQ(run.cases.rows.size(), 1u);
+  ASSERT_EQ(run.results.rows.size(), 1u);
+  EXPECT_EQ(run.cases.text(0, "case_id"), run.results.text(0, "case_id"));
+  EXPECT_EQ(run.results.text(0, "impl"), "tiled/cpu");
+}
+
 // Issue 18 item 7: one writer per output; the refusal names the holder; the lock goes with it.
 TEST(OutputLock, ASecondWriterIsRefusedNamingTheHolder) {
   const std::string dir = temp_dir("lock");
