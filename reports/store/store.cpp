@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -571,7 +572,22 @@ bool check_whole_dataset(hid_t d, const std::string& where, VisitState& st) {
   Handle space(H5Dget_space(d));
   const hssize_t count = space >= 0 ? H5Sget_simple_extent_npoints(space) : -1;
   if (mtype < 0 || count < 0) return st.error = where + " cannot be opened", false;
-  std::vector<char> buf(size_t(count) * H5Tget_size(mtype) + 1);
+  // The element count comes from the file: a forged one must not wrap the size or end the check
+  // in an allocation failure that names no dataset.
+  const size_t elem = H5Tget_size(mtype);
+  size_t bytes = 0;
+  if (elem == 0 || __builtin_mul_overflow(size_t(count), elem, &bytes) || bytes == SIZE_MAX)
+    return st.error = where + " declares " + std::to_string(count) + " elements of " +
+                      std::to_string(elem) + " bytes, a size no process can hold",
+           false;
+  std::vector<char> buf;
+  try {
+    buf.resize(bytes + 1);
+  } catch (const std::bad_alloc&) {
+    return st.error = where + " declares " + std::to_string(bytes) +
+                      " bytes of data, more than this process can allocate",
+           false;
+  }
   if (count > 0 && read_whole_dataset(d, mtype, size_t(count), buf.data()) < 0)
     return st.error = where + " cannot be read (a checksum failed or the data is corrupt)", false;
   if (count > 0) H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf.data());

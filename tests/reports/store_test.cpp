@@ -449,6 +449,36 @@ TEST(HostileFile, AOneCaseV1FileReadsWhole) {
   EXPECT_EQ(run.results.text(0, "impl"), "tiled/cpu");
 }
 
+// A dataset whose dataspace declares more elements than any memory holds (chunked, never
+// written: a valid file of a few KiB) is refused naming the file and the dataset, not ended in
+// an allocation failure or a wrapped buffer size.
+TEST(HostileFile, AForgedHugeDatasetIsRefusedNamingIt) {
+  const std::string path = temp_dir("huge") + "/huge.h5";
+  {
+    const hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hsize_t dims[1] = {hsize_t(1) << 62}, chunk[1] = {1024};
+    const hid_t space = H5Screate_simple(1, dims, nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_chunk(dcpl, 1, chunk);
+    const hid_t d = H5Dcreate2(f, "huge", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    ASSERT_GE(d, 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+  }
+  try {
+    verify_hdf5_file(path);
+    FAIL() << "a dataset of 2^62 floats was accepted";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(path), std::string::npos) << what;
+    EXPECT_NE(what.find("/huge"), std::string::npos) << what;
+    EXPECT_NE(what.find("no process can hold"), std::string::npos) << what;
+  }
+}
+
 // Issue 18 item 7: one writer per output; the refusal names the holder; the lock goes with it.
 TEST(OutputLock, ASecondWriterIsRefusedNamingTheHolder) {
   const std::string dir = temp_dir("lock");
