@@ -11,8 +11,9 @@
 //      dq sums between CTAs, so every dq element sums the same products in the same order on
 //      every run;
 //   4. dsinks: dsigma_h = -sum_i exp(sigma_h - lse_i) D_i, one CTA per query head, fixed order.
-// P and dS are rounded to the dtype before their GEMMs. Device code only (the .cu files
-// instantiate launch_bwd).
+// P and dS are rounded to the dtype before their GEMMs. The warpgroup kernels commit S and dP as
+// two groups so that the exponentials of P run while dP is still on the tensor cores; dk/dv runs
+// on a high-priority stream beside dq. Device code only (the .cu files instantiate launch_bwd).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -37,9 +38,12 @@ struct BwdTraits {
   static constexpr int kBlockN = TiledTraits<HeadDim>::kBlockN;
   static constexpr int kWarps = 4;  // 16 keys (dk/dv) or 16 query rows (dq) per warp
   static constexpr int kThreads = kWarps * 32;
-  // CTAs per SM the registers are sized for (__launch_bounds__). Three at D 64 spill dk/dv
-  // (232 bytes) and gave dq nothing measurable (bench/RESULTS.md, the A/B of 2026-11-27).
+  // CTAs per SM the registers are sized for (__launch_bounds__). mma.sync kernels: two (three
+  // at D 64 spill dk/dv by 232 bytes and gave dq nothing measurable). Warpgroup kernels: three,
+  // which fit dk/dv in 168 registers without a spill and were 5-10% faster than two (the A/Bs
+  // in bench/RESULTS.md).
   static constexpr int kMinBlocks = 2;
+  static constexpr int kMinBlocksWg = 3;
   static constexpr int kChunks = HeadDim / 8;  // 16-byte chunks per row
   static constexpr int kTileElems = 64 * HeadDim;
   // dk/dv: this warp's K and V fragments stay in registers where they fit beside dk and dv.
@@ -59,6 +63,8 @@ struct BwdTraits {
   static_assert(kChunks % 8 == 0, "the XOR swizzle permutes 8 chunks within a row");
   static_assert((64 * kChunks) % kThreads == 0, "tile loads split evenly");
   static_assert((kDkdvSmem + kAlignSlack) * 2 <= 220 * 1024, "two CTAs per SM");
+  static_assert(!kHasWgmma || (kDkdvSmem + kAlignSlack) * kMinBlocksWg <= 227 * 1024,
+                "the warpgroup kernels' CTAs per SM");
   static_assert(kTileElems * 2 % 1024 == 0, "tiles stay 1024-aligned one after the other");
 };
 
@@ -235,16 +241,23 @@ __device__ __forceinline__ void wg_strip_pv(float (&out)[8][4], const uint32_t (
   }
 }
 // A step's two score products (S and dP, or their transposes: acc = rows of a times rows of b),
-// issued together and awaited.
+// issued as two commit groups; returns once S is done, dP still in flight (await_dp) so that
+// the exponentials of P overlap it.
 template <DType T, int D>
 __device__ __forceinline__ void wg_score_products(float (&s)[8][4], uint32_t s_a, uint32_t s_b,
                                                   float (&dp)[8][4], uint32_t dp_a, uint32_t dp_b) {
   cuda_wgmma::wgmma_fence();
   wg_strip_qk<T, D>(s, s_a, s_b);
+  cuda_wgmma::wgmma_commit();
   wg_strip_qk<T, D>(dp, dp_a, dp_b);
   cuda_wgmma::wgmma_commit();
-  cuda_wgmma::wgmma_wait<0>();
+  cuda_wgmma::wgmma_wait<1>();
   cuda_wgmma::pin_all(s);
+}
+// Waits for the dP product, leaving the last `kLater` commit groups in flight.
+template <int kLater>
+__device__ __forceinline__ void await_dp(float (&dp)[8][4]) {
+  cuda_wgmma::wgmma_wait<kLater>();
   cuda_wgmma::pin_all(dp);
 }
 
@@ -362,7 +375,8 @@ __device__ __forceinline__ void mask_strip_t(float (&s)[kNT][4], const MaskRule&
 // of the block; work items (query head of the group, query block) in a fixed order, their Q, dO,
 // lse and D double-buffered through cp.async. Wg: the four warps issue warpgroup MMAs (D 64).
 template <DType T, int D, bool Wg>
-__global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBlocks)
+__global__ void __launch_bounds__(BwdTraits<D>::kThreads,
+                                  Wg ? BwdTraits<D>::kMinBlocksWg : BwdTraits<D>::kMinBlocks)
     bwd_dkdv_kernel(const __grid_constant__ BwdParams p) {
   using BT = BwdTraits<D>;
   using namespace cuda_mma;
@@ -495,16 +509,20 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
     const float* l2 = sLse2 + slot * BM;
     const float* dl = sDelta + slot * BM;
 #pragma unroll
-    for (int nt = 0; nt < kNT; ++nt) {
+    for (int nt = 0; nt < kNT; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const int col = nt * 8 + 2 * tig + (e & 1);
-        const float pv = exp2_approx(fmaf(st[nt][e], p.scale_log2, -l2[col]));
-        st[nt][e] = pv;                            // P^T
-        dpt[nt][e] = pv * (dpt[nt][e] - dl[col]);  // dS^T
-      }
-    }
+      for (int e = 0; e < 4; ++e)  // P^T
+        st[nt][e] = exp2_approx(fmaf(st[nt][e], p.scale_log2, -l2[nt * 8 + 2 * tig + (e & 1)]));
+    auto ds_t = [&] {
+#pragma unroll
+      for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          dpt[nt][e] = st[nt][e] * (dpt[nt][e] - dl[nt * 8 + 2 * tig + (e & 1)]);
+    };
     if constexpr (Wg) {
+      await_dp<0>(dpt);
+      ds_t();
       uint32_t pf[4][4], sf[4][4];
       strip_fragments<T>(pf, st);
       strip_fragments<T>(sf, dpt);
@@ -518,6 +536,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
       cuda_wgmma::pin_all(dv);
       cuda_wgmma::pin_all(dk);
     } else {
+      ds_t();
       strip_pv<T, D>(dv, st, tdO, lane);  // dv += P^T dO
       strip_pv<T, D>(dk, dpt, tQ, lane);  // dk += dS^T Q
     }
@@ -656,13 +675,16 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
     }
     if (!tiles.unmasked(j0)) tiles.mask_strip(sc, row0, j0 + tig * 2);
 #pragma unroll
-    for (int nt = 0; nt < kNT; ++nt) {
+    for (int nt = 0; nt < kNT; ++nt)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        const float pv = exp2_approx(fmaf(sc[nt][e], p.scale_log2, -l2[e >> 1]));
-        dp[nt][e] = pv * (dp[nt][e] - dl[e >> 1]);  // dS
-      }
-    }
+      for (int e = 0; e < 4; ++e)  // P
+        sc[nt][e] = exp2_approx(fmaf(sc[nt][e], p.scale_log2, -l2[e >> 1]));
+    if constexpr (Wg) await_dp<0>(dp);
+#pragma unroll
+    for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        dp[nt][e] = sc[nt][e] * (dp[nt][e] - dl[e >> 1]);  // dS
     if constexpr (Wg) {
       uint32_t sf[4][4];
       strip_fragments<T>(sf, dp);
@@ -730,13 +752,18 @@ cudaError_t launch_bwd_kernels(const BwdParams& p, cudaStream_t stream) {
     bwd_row_delta_kernel<T, D><<<grid, BT::kDeltaThreads, 0, stream>>>(p);
     if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
-  // dk/dv and dq read the same inputs and write disjoint outputs: dq runs on a side stream,
+  // dk/dv and dq read the same inputs and write disjoint outputs: dk/dv runs on a side stream,
   // forked after the row delta and joined before the end, so the two grids overlap (each CTA's
-  // arithmetic and order are unchanged: the bits do not depend on the overlap).
+  // arithmetic and order are unchanged: the bits do not depend on the overlap). The side stream
+  // has the highest priority: the longer dk/dv grid gets the SMs first and dq's short CTAs fill
+  // in behind it; at equal priority the two interleaved differently from run to run.
   static cudaStream_t side = nullptr;
   static cudaEvent_t fork = nullptr, join = nullptr;
   if (side == nullptr) {
-    if (const cudaError_t e = cudaStreamCreateWithFlags(&side, cudaStreamNonBlocking);
+    int least = 0, greatest = 0;
+    if (const cudaError_t e = cudaDeviceGetStreamPriorityRange(&least, &greatest); e != cudaSuccess)
+      return e;
+    if (const cudaError_t e = cudaStreamCreateWithPriority(&side, cudaStreamNonBlocking, greatest);
         e != cudaSuccess)
       return e;
     if (const cudaError_t e = cudaEventCreateWithFlags(&fork, cudaEventDisableTiming);
@@ -751,12 +778,12 @@ cudaError_t launch_bwd_kernels(const BwdParams& p, cudaStream_t stream) {
   if (p.max_seqlen_k > 0) {
     const dim3 grid(unsigned((p.max_seqlen_k + BT::kBlockN - 1) / BT::kBlockN),
                     unsigned(p.heads_kv), seqs);
-    bwd_dkdv_kernel<T, D, Wg><<<grid, BT::kThreads, kDkdvSmem, stream>>>(p);
+    bwd_dkdv_kernel<T, D, Wg><<<grid, BT::kThreads, kDkdvSmem, side>>>(p);
     if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
   if (p.max_seqlen_q > 0) {
     const dim3 grid(unsigned((p.max_seqlen_q + BT::kBlockM - 1) / BT::kBlockM), hq, seqs);
-    bwd_dq_kernel<T, D, Wg><<<grid, BT::kThreads, kDqSmem, side>>>(p);
+    bwd_dq_kernel<T, D, Wg><<<grid, BT::kThreads, kDqSmem, stream>>>(p);
     if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
   }
   if (const cudaError_t e = cudaEventRecord(join, side); e != cudaSuccess) return e;
