@@ -1,7 +1,7 @@
 // impls/tiled/cuda/tiled_bwd_kernel.cuh — the tiled/cuda backward pass (FlashAttention-2 style,
 // deterministic, with the sink gradient) on tensor cores, fp32 accumulate: warpgroup MMAs (wgmma
-// m64n64k16 on 128B-swizzled tiles, P and dS from registers) at head dim 64, mma.sync m16n8k16
-// at 128 and wherever a caller asks for it (the same products in the same order, the same bits):
+// m64n64k16 on 128B-swizzled tiles, P and dS from registers) at head dims 64 and 128, mma.sync
+// m16n8k16 where a caller asks for it (the same products in the same order, the same bits):
 //   1. row delta: D_i = do_i . o_i - dlse_i in fp32 (o the forward's rounded output);
 //   2. dk/dv: one CTA per (key block, KV head, sequence) walks the query blocks of every query
 //      head of its GQA group in a fixed order, P recomputed from the saved sink-inclusive lse,
@@ -39,11 +39,12 @@ struct BwdTraits {
   static constexpr int kWarps = 4;  // 16 keys (dk/dv) or 16 query rows (dq) per warp
   static constexpr int kThreads = kWarps * 32;
   // CTAs per SM the registers are sized for (__launch_bounds__). mma.sync kernels: two (three
-  // at D 64 spill dk/dv by 232 bytes and gave dq nothing measurable). Warpgroup kernels: three,
-  // which fit dk/dv in 168 registers without a spill and were 5-10% faster than two (the A/Bs
-  // in bench/RESULTS.md).
+  // at D 64 spill dk/dv by 232 bytes and gave dq nothing measurable). Warpgroup kernels at D 64:
+  // three, which fit dk/dv in 168 registers without a spill and were 5-10% faster than two (the
+  // A/Bs in bench/RESULTS.md); at D 128 two (dk and dv alone take 128 registers, and three
+  // CTAs' tiles would not fit shared memory).
   static constexpr int kMinBlocks = 2;
-  static constexpr int kMinBlocksWg = 3;
+  static constexpr int kMinBlocksWg = HeadDim == 64 ? 3 : 2;
   static constexpr int kChunks = HeadDim / 8;  // 16-byte chunks per row
   static constexpr int kTileElems = 64 * HeadDim;
   // dk/dv: this warp's K and V fragments stay in registers where they fit beside dk and dv.
@@ -52,9 +53,9 @@ struct BwdTraits {
   static constexpr int kDkdvSmem = 6 * kTileElems * 2 + 2 * 2 * kBlockM * 4;
   // dq: Q, dO, then two stages of (K, V) tiles.
   static constexpr int kDqSmem = 6 * kTileElems * 2;
-  // Warpgroup MMAs (sm_90a) where the strips' accumulators fit one m64n64 tile: D 64. Their
-  // tiles start 1024-aligned (the swizzle atom): the launcher adds the slack to align the base.
-  static constexpr bool kHasWgmma = HeadDim == 64;
+  // Warpgroup MMAs (sm_90a) at both head dims: tiles of 64-column panels. Their tiles start
+  // 1024-aligned (the swizzle atom): the launcher adds the slack to align the base.
+  static constexpr bool kHasWgmma = HeadDim % 64 == 0;
   static constexpr int kAlignSlack = 1024;
   static constexpr int kDeltaThreads = 256;
   static constexpr int kDeltaRows = kDeltaThreads / kChunks;  // rows per row-delta CTA
@@ -187,10 +188,10 @@ __device__ __forceinline__ void strip_pv(float (&out)[D / 8][4], const float (&x
   }
 }
 
-// ---- Warpgroup forms of strip_qk and strip_pv (sm_90a, D 64): the warpgroup's four warps
-// each own 16 rows of the m64n64 accumulator exactly as their mma.sync strips do, A comes from
-// the same registers, and the k-steps run in the same order; B is read by the tensor cores from
-// a 64-row tile in panel_swz layout at the 1024-aligned shared address `tile`.
+// ---- Warpgroup forms of strip_qk and strip_pv (sm_90a): the warpgroup's four warps each own
+// 16 rows of the m64n64 accumulators exactly as their mma.sync strips do, and the k-steps run
+// in the same order; the tiles are 64-row, in panel_swz layout (D / 64 panels of 64 columns) at
+// 1024-aligned shared addresses.
 constexpr int kWgPanelBytes = 64 * 128;  // one 64-row, 128-byte-wide swizzled panel
 
 // Where chunk `chunk` of row `row` of a Q / dO / K / V tile goes: the warpgroup kernels' tiles
@@ -222,22 +223,31 @@ __device__ __forceinline__ unsigned char* smem_base(unsigned char* raw) {
 // sm_90a SASS) and the gradients came out wrong. Issued, not awaited.
 template <DType T, int D>
 __device__ __forceinline__ void wg_strip_qk(float (&acc)[8][4], uint32_t a, uint32_t b) {
-  static_assert(D == 64, "one 64-column panel");
 #pragma unroll
   for (int kd = 0; kd < D / 16; ++kd) {
-    cuda_wgmma::wgmma_ss_m64n64k16<T>(acc, cuda_wgmma::sw128_desc(a + kd * 32, 16, 1024),
-                                      cuda_wgmma::sw128_desc(b + kd * 32, 16, 1024), kd > 0);
+    const uint32_t k_off = (kd / 4) * kWgPanelBytes + (kd % 4) * 32;
+    cuda_wgmma::wgmma_ss_m64n64k16<T>(acc, cuda_wgmma::sw128_desc(a + k_off, 16, 1024),
+                                      cuda_wgmma::sw128_desc(b + k_off, 16, 1024), kd > 0);
   }
 }
-// out (64 x 64) += X (rounded A fragments, 4 k16 steps over the tile's rows) times the tile:
-// B MN-major, a k16 step 16 rows (2048 bytes) down the panel. Issued, not awaited.
-template <DType T>
-__device__ __forceinline__ void wg_strip_pv(float (&out)[8][4], const uint32_t (&x)[4][4],
+// The m64n64 accumulators of columns 64 pn .. 64 pn + 63 of a strip's C fragments.
+template <int D>
+__device__ __forceinline__ float (&panel_of(float (&out)[D / 8][4], int pn))[8][4] {
+  return *reinterpret_cast<float(*)[8][4]>(&out[pn * 8]);
+}
+// out (64 x D) += X (rounded A fragments, 4 k16 steps over the tile's rows) times the tile:
+// B MN-major, a k16 step 16 rows (2048 bytes) down each panel. Issued, not awaited.
+template <DType T, int D>
+__device__ __forceinline__ void wg_strip_pv(float (&out)[D / 8][4], const uint32_t (&x)[4][4],
                                             uint32_t tile) {
 #pragma unroll
   for (int kk = 0; kk < 4; ++kk) {
-    const uint64_t desc = cuda_wgmma::sw128_desc(tile + kk * 2048, 1024, 1024);
-    cuda_wgmma::wgmma_rs_m64n64k16<T, 1>(out, x[kk], desc, true);
+#pragma unroll
+    for (int pn = 0; pn < D / 64; ++pn) {
+      const uint64_t desc =
+          cuda_wgmma::sw128_desc(tile + pn * kWgPanelBytes + kk * 2048, 1024, 1024);
+      cuda_wgmma::wgmma_rs_m64n64k16<T, 1>(panel_of<D>(out, pn), x[kk], desc, true);
+    }
   }
 }
 // A step's two score products (S and dP, or their transposes: acc = rows of a times rows of b),
@@ -373,7 +383,7 @@ __device__ __forceinline__ void mask_strip_t(float (&s)[kNT][4], const MaskRule&
 
 // ---- 2. dk, dv. One CTA per (key block, KV head, sequence); warp w owns keys 16 w .. 16 w + 15
 // of the block; work items (query head of the group, query block) in a fixed order, their Q, dO,
-// lse and D double-buffered through cp.async. Wg: the four warps issue warpgroup MMAs (D 64).
+// lse and D double-buffered through cp.async. Wg: the four warps issue warpgroup MMAs.
 template <DType T, int D, bool Wg>
 __global__ void __launch_bounds__(BwdTraits<D>::kThreads,
                                   Wg ? BwdTraits<D>::kMinBlocksWg : BwdTraits<D>::kMinBlocks)
@@ -384,7 +394,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads,
   constexpr int kNT = BM / 8;  // n8 blocks of a transposed score strip (query columns)
   constexpr int kDT = D / 8;
   constexpr int kTile = BT::kTileElems;
-  static_assert(!Wg || (BT::kHasWgmma && BT::kWarps == 4), "one warpgroup, D 64");
+  static_assert(!Wg || (BT::kHasWgmma && BT::kWarps == 4), "one warpgroup");
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
   uint16_t* sK = reinterpret_cast<uint16_t*>(smem_base<Wg>(smem_raw));
@@ -527,8 +537,8 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads,
       strip_fragments<T>(pf, st);
       strip_fragments<T>(sf, dpt);
       cuda_wgmma::wgmma_fence();
-      wg_strip_pv<T>(dv, pf, smem_addr(tdO));  // dv += P^T dO
-      wg_strip_pv<T>(dk, sf, smem_addr(tQ));   // dk += dS^T Q
+      wg_strip_pv<T, D>(dv, pf, smem_addr(tdO));  // dv += P^T dO
+      wg_strip_pv<T, D>(dk, sf, smem_addr(tQ));   // dk += dS^T Q
       cuda_wgmma::wgmma_commit();
       cuda_wgmma::wgmma_wait<0>();  // before the next iteration refills these tiles
       hold_until_waited(pf);
@@ -556,7 +566,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads,
 
 // ---- 3. dq. One CTA per (query block, query head, sequence), warp w owns rows 16 w..; the key
 // tiles KeyTiles visits, ascending, K and V double-buffered through cp.async. Wg: the four warps
-// issue warpgroup MMAs (D 64).
+// issue warpgroup MMAs.
 template <DType T, int D, bool Wg>
 __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBlocks)
     bwd_dq_kernel(const __grid_constant__ BwdParams p) {
@@ -566,7 +576,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
   constexpr int kNT = BN / 8;
   constexpr int kDT = D / 8;
   constexpr int kTile = BT::kTileElems;
-  static_assert(!Wg || (BT::kHasWgmma && BT::kWarps == 4), "one warpgroup, D 64");
+  static_assert(!Wg || (BT::kHasWgmma && BT::kWarps == 4), "one warpgroup");
 
   extern __shared__ __align__(128) unsigned char smem_raw[];
   uint16_t* sQ = reinterpret_cast<uint16_t*>(smem_base<Wg>(smem_raw));
@@ -689,7 +699,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
       uint32_t sf[4][4];
       strip_fragments<T>(sf, dp);
       cuda_wgmma::wgmma_fence();
-      wg_strip_pv<T>(dq, sf, smem_addr(tK));  // dq += dS K
+      wg_strip_pv<T, D>(dq, sf, smem_addr(tK));  // dq += dS K
       cuda_wgmma::wgmma_commit();
       cuda_wgmma::wgmma_wait<0>();  // before the next iteration refills this tile
       hold_until_waited(sf);

@@ -496,19 +496,20 @@ TEST(TiledCudaBwdEdge, TwentyRerunsBitwise) {
   }
 }
 
-// The warpgroup-MMA kernels (D 64) compute the mma.sync kernels' products in the same order:
-// all four gradients bit for bit the same, over every mask, GQA 1 and 8, both dtypes, partial
-// tiles, rows that see nothing and a packed batch.
+// The warpgroup-MMA kernels compute the mma.sync kernels' products in the same order: all four
+// gradients bit for bit the same, over both head dims, every mask, GQA 1 and 8, both dtypes,
+// partial tiles, rows that see nothing and a packed batch.
 TEST(TiledCudaBwdEdge, WarpgroupKernelsGiveTheMmaSyncBits) {
   SINKBENCH_SKIP_WITHOUT_GPU();
   const uint64_t seed = testing::test_seed();
   uint64_t n = 0;
-  for (const DType t : {DType::bf16, DType::f16}) {
+  for (const auto& [t, hd] : {std::pair{DType::bf16, 64}, std::pair{DType::f16, 64},
+                              std::pair{DType::bf16, 128}, std::pair{DType::f16, 128}}) {
     for (const MaskKind m :
          {MaskKind::none, MaskKind::causal, MaskKind::sliding_window, MaskKind::sink_tokens}) {
       CaseSpec c;
       c.dtype = t;
-      c.head_dim = 64;
+      c.head_dim = hd;
       c.mask = mask_of(m);
       if (n % 2 == 0) {
         c.varlen_q = {1, 300, 513, 64};
