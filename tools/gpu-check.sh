@@ -13,7 +13,8 @@
 #   GPU_CHECK_SKIP    space-separated steps to skip: tests sanitizer bench cli peers (their
 #                     timings) peer-check (their judged runs on the suite peers) golden
 #   GPU_CHECK_NCU=1   also profile one launch of each kernel behind a speed target with Nsight
-#                     Compute (--set full; reports in the build folder's ncu/, a metrics table in ncu.txt)
+#                     Compute (--set full; reports in the build folder's ncu/ and ncu-reports.tgz,
+#                     a metrics table in ncu.txt)
 #   GPU_CHECK_JOBS    build and ctest parallelism (default: nproc)
 #   GPU_CHECK_CTEST_TIMEOUT, GPU_CHECK_CLI_TIMEOUT   seconds for those steps (3600, 600)
 set -uo pipefail
@@ -131,7 +132,10 @@ if [[ ${GPU_CHECK_NCU:-0} == 1 ]] && command -v ncu >/dev/null; then
   profile decode-window-b64 bench_paged_cuda 'B64/L8192/h64_8/win128' paged_split_kernel 3
   profile bwd-dkdv-d64-s8192 bench_tiled_bwd_cuda 'd64/S8192/causal/min_time' bwd_dkdv_kernel 3
   profile bwd-dq-d64-s8192 bench_tiled_bwd_cuda 'd64/S8192/causal/min_time' bwd_dq_kernel 3
-  note "Nsight Compute on 5 kernels in $((SECONDS - t0)) s (ncu.txt; reports in $build/ncu)"
+  # The reports themselves, to open in the Nsight Compute UI (a large bundle may not come back
+  # from a remote machine; ncu.txt holds the figures either way).
+  tar czf "$out/ncu-reports.tgz" -C "$build" ncu 2>/dev/null || true
+  note "Nsight Compute on 5 kernels in $((SECONDS - t0)) s (ncu.txt, ncu-reports.tgz)"
   ncu_table=$(cat "$out/ncu.txt")
 fi
 
