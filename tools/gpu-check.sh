@@ -148,7 +148,10 @@ if ! skipped bench && ! skipped peers; then
   ratio_table=$(python3 "$root/tools/peers/ratios.py" "$out/peers-fwd.json" "$out"/bench.json \
     "$out"/bench-paged.json 2>&1)
   # HF eager's backward (about 17 TFLOP/s, docs/findings.md) would take minutes of the call.
-  python3 "$root/tools/peers/bwd_peers.py" --peers sdpa,flex >"$out/peers-bwd.log" 2>&1 || status=1
+  python3 "$root/tools/peers/bwd_peers.py" --peers sdpa,flex --json "$out/peers-bwd.json" \
+    >"$out/peers-bwd.log" 2>&1 || status=1
+  ratio_table+=$'\n'$(python3 "$root/tools/peers/ratios.py" "$out/peers-bwd.json" \
+    "$out/bench-bwd.json" 2>&1)
   note "peers' forward and backward timings in $((SECONDS - t0)) s (peers-fwd.log, peers-bwd.log)"
   peers_bwd_table=$(grep -E '^[|#]' "$out/peers-bwd.log")
 fi

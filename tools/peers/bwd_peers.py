@@ -11,12 +11,20 @@ tiled/cuda backward is compared with peers measured on the same GPU in the same 
 Each timing is the median of --iters backward passes (torch.autograd.grad of the outputs with a
 fixed random do), timed with CUDA events after a write of twice the L2 (outside the timed
 region); the forward is run once outside the timed region and its graph kept. FLOPs = 2.5 x 4 D
-x visible pairs (as cases/flop_model.h). Prints one markdown table."""
+x visible pairs (as cases/flop_model.h). Prints one markdown table and, with --json, writes
+{bench name: {peer: median ms}} keyed by bench_tiled_bwd_cuda's names (tools/peers/ratios.py
+joins it with that benchmark's JSON)."""
 import argparse
+import json
 import math
 
 import torch
 import torch.nn.functional as F
+
+
+def bench_name(d, s, window):
+    """The name bench_tiled_bwd_cuda registers for the shape (without its timing suffixes)."""
+    return f"tiled_cuda_bwd/d{d}/S{s}/{'win' + str(window) if window else 'causal'}"
 
 
 def visible_pairs(s, window):
@@ -109,7 +117,9 @@ def main():
     ap.add_argument("--shapes", default="64:4096:0,64:8192:0,64:16384:0,64:8192:128,128:8192:0",
                     help="d:S:window,...")
     ap.add_argument("--peers", default="sdpa,flex,eager")
+    ap.add_argument("--json", default="", help="also write {bench name: {peer: ms}} here")
     args = ap.parse_args()
+    result = {}
     peers = {"sdpa": ("sdpa-nosink", sdpa), "flex": ("flex-lse", flex_lse), "eager": ("eager", eager)}
     print(f"# peers' backward on {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
     print("| peer | shape | median ms | TFLOP/s (2.5 x forward) |\n| --- | --- | --- | --- |")
@@ -127,7 +137,11 @@ def main():
             if ms is None:
                 print(f"| {name} | {label} | skip: {why} | - |", flush=True)
             else:
+                result.setdefault(bench_name(d, s, w), {})[name] = ms
                 print(f"| {name} | {label} | {ms:.3f} | {flops / ms * 1e-9:.1f} |", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
 
 
 if __name__ == "__main__":

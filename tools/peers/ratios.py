@@ -1,20 +1,32 @@
 #!/usr/bin/env python3
 """tools/peers/ratios.py — ours against the peers measured in the same call: joins the Google
-Benchmark JSON of bench_tiled_cuda / bench_paged_cuda (counters median_ms or median_us) with the
-JSON of tools/peers/fwd_peers.py by benchmark name and prints one markdown table of medians and
-speed ratios (peer time / our time: above 1 means ours is faster), beside the issue's targets.
+Benchmark JSON of bench_tiled_cuda / bench_paged_cuda / bench_tiled_bwd_cuda (counters median_ms
+or median_us) with the JSON of tools/peers/fwd_peers.py or bwd_peers.py by benchmark name and
+prints one markdown table of medians and speed ratios (peer time / our time: above 1 means ours
+is faster), beside the targets.
 
     python3 tools/peers/ratios.py PEERS.json BENCH.json [BENCH.json ...]"""
 import json
 import sys
 
-# What each shape's ratio to the sink-less SDPA must reach (docs: bench/RESULTS.md, issue 16).
-TARGETS = {
+# What each decode shape's ratio to the sink-less SDPA must reach (bench/RESULTS.md).
+DECODE_TARGETS = {
     "flash_paged_cuda/B64/L8192/h64_8": 0.95,
     "flash_paged_cuda/B16/L32768/h64_8": 0.95,
     "flash_paged_cuda/B1/L131072/h64_8": 0.9,
 }
 PEERS = ("sdpa-nosink", "flex-lse")
+
+
+def target_of(name):
+    """The target of a shape as the table states it, or '-'."""
+    if name in DECODE_TARGETS:
+        return f">= {DECODE_TARGETS[name]}x sdpa"
+    if name.startswith("tiled_cuda_bwd/"):
+        if "/win128" in name:
+            return "<= 0.25 ms (S 8192); >= 1.0x flex"
+        return ">= 1.0x flex (goal: >= 1.0x sdpa)"
+    return ">= 1.0x sdpa" if "causal" in name else "-"
 
 
 def base_name(name):
@@ -54,9 +66,7 @@ def main():
         for p in PEERS:
             pm = peers[name].get(p)
             row += f" {pm:.4f} | {pm / ms:.2f}x |" if pm else " - | - |"
-        target = TARGETS.get(name, 1.0 if "causal" in name else None)
-        row += f" >= {target}x sdpa |" if target else " - |"
-        print(row)
+        print(row + f" {target_of(name)} |")
     return 0
 
 
