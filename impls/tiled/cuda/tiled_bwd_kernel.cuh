@@ -264,10 +264,9 @@ __device__ __forceinline__ void wg_score_products(float (&s)[8][4], uint32_t s_a
   cuda_wgmma::wgmma_wait<1>();
   cuda_wgmma::pin_all(s);
 }
-// Waits for the dP product, leaving the last `kLater` commit groups in flight.
-template <int kLater>
+// Waits for the dP product that wg_score_products left in flight.
 __device__ __forceinline__ void await_dp(float (&dp)[8][4]) {
-  cuda_wgmma::wgmma_wait<kLater>();
+  cuda_wgmma::wgmma_wait<0>();
   cuda_wgmma::pin_all(dp);
 }
 
@@ -531,7 +530,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads,
           dpt[nt][e] = st[nt][e] * (dpt[nt][e] - dl[nt * 8 + 2 * tig + (e & 1)]);
     };
     if constexpr (Wg) {
-      await_dp<0>(dpt);
+      await_dp(dpt);
       ds_t();
       uint32_t pf[4][4], sf[4][4];
       strip_fragments<T>(pf, st);
@@ -689,7 +688,7 @@ __global__ void __launch_bounds__(BwdTraits<D>::kThreads, BwdTraits<D>::kMinBloc
 #pragma unroll
       for (int e = 0; e < 4; ++e)  // P
         sc[nt][e] = exp2_approx(fmaf(sc[nt][e], p.scale_log2, -l2[e >> 1]));
-    if constexpr (Wg) await_dp<0>(dp);
+    if constexpr (Wg) await_dp(dp);
 #pragma unroll
     for (int nt = 0; nt < kNT; ++nt)
 #pragma unroll
